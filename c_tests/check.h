@@ -1,0 +1,72 @@
+/* The C tests' shared pieces: CHECK, the closing "N passed, N failed" line, and a
+ * guard that removes every segment a test made, also when a check fails. */
+#ifndef RSHM_CHECK_H
+#define RSHM_CHECK_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+#include <rshm.h>
+
+static int check_passed, check_failed;
+
+#define CHECK(cond, what)                                                          \
+    do {                                                                           \
+        if (cond) {                                                                \
+            check_passed++;                                                        \
+        } else {                                                                   \
+            check_failed++;                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s (errno %d: %s; last error: %s)\n",     \
+                    __FILE__, __LINE__, what, errno, strerror(errno),              \
+                    rshm_last_error());                                            \
+        }                                                                          \
+    } while (0)
+
+/* errno and rshm_last_error() both as expected. */
+#define CHECK_ERR(expr_ok, want_errno, want_text, what)                            \
+    do {                                                                           \
+        int ok_ = (expr_ok);                                                       \
+        int e_ = errno;                                                            \
+        CHECK(ok_, what ": return value");                                         \
+        CHECK(e_ == (want_errno), what ": errno");                                 \
+        CHECK(strstr(rshm_last_error(), (want_text)) != NULL, what ": message");   \
+    } while (0)
+
+/* Segments to remove at exit, whatever happened. */
+static int guard_ids[256];
+static int guard_n;
+
+static void guard_cleanup(void) {
+    for (int i = 0; i < guard_n; i++)
+        shmctl(guard_ids[i], IPC_RMID, NULL);
+    guard_n = 0;
+}
+
+static int guard(int shmid) {
+    static int registered;
+    if (!registered) {
+        atexit(guard_cleanup);
+        registered = 1;
+    }
+    if (shmid >= 0 && guard_n < 256)
+        guard_ids[guard_n++] = shmid;
+    return shmid;
+}
+
+/* A key no other live process uses: the pid and a counter. */
+static key_t unique_key(void) {
+    static int n;
+    return (key_t)(0x40000000 | ((getpid() & 0x3fffff) << 8) | (++n & 0xff));
+}
+
+static int check_done(void) {
+    guard_cleanup();
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed == 0 ? 0 : 1;
+}
+
+#endif

@@ -1,0 +1,78 @@
+//! The system's shared-memory limits, read from the kernel once (IPC_INFO) and kept in
+//! atomics: reading them again costs a few loads and never blocks.
+
+use crate::backend::{self, Backend};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+
+/// SHMMIN, SHMMAX, SHMALL, SHMMNI and SHMLBA as this system sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Smallest size of a new segment, in bytes.
+    pub shmmin: u64,
+    /// Largest size of a new segment, in bytes.
+    pub shmmax: u64,
+    /// Most shared memory system-wide, in pages.
+    pub shmall: u64,
+    /// Most segments system-wide.
+    pub shmmni: u64,
+    /// Attach addresses must be multiples of this (the page size on Linux).
+    pub shmlba: u64,
+}
+
+impl Limits {
+    /// Linux's compiled-in defaults, used when IPC_INFO is refused.
+    pub const LINUX_DEFAULTS: Limits = Limits {
+        shmmin: 1,
+        shmmax: u64::MAX - (1 << 24),
+        shmall: u64::MAX - (1 << 24),
+        shmmni: 4096,
+        shmlba: 4096,
+    };
+}
+
+static READY: AtomicBool = AtomicBool::new(false);
+static SHMMIN: AtomicU64 = AtomicU64::new(0);
+static SHMMAX: AtomicU64 = AtomicU64::new(0);
+static SHMALL: AtomicU64 = AtomicU64::new(0);
+static SHMMNI: AtomicU64 = AtomicU64::new(0);
+static SHMLBA: AtomicU64 = AtomicU64::new(0);
+
+/// The limits, read through `b` the first time. Threads that race here read the same
+/// values and store the same values: no lock, no waiting.
+pub fn get(b: &dyn Backend) -> Limits {
+    if READY.load(Acquire) {
+        return Limits {
+            shmmin: SHMMIN.load(Relaxed),
+            shmmax: SHMMAX.load(Relaxed),
+            shmall: SHMALL.load(Relaxed),
+            shmmni: SHMMNI.load(Relaxed),
+            shmlba: SHMLBA.load(Relaxed),
+        };
+    }
+    let l = read(b);
+    SHMMIN.store(l.shmmin, Relaxed);
+    SHMMAX.store(l.shmmax, Relaxed);
+    SHMALL.store(l.shmall, Relaxed);
+    SHMMNI.store(l.shmmni, Relaxed);
+    SHMLBA.store(l.shmlba, Relaxed);
+    READY.store(true, Release);
+    l
+}
+
+// c_ulong is u64 here but u32 on 32-bit targets: the casts are needed there.
+#[allow(clippy::unnecessary_cast)]
+fn read(b: &dyn Backend) -> Limits {
+    let mut l = Limits::LINUX_DEFAULTS;
+    if let Some(si) = backend::info(b) {
+        l.shmmin = si.shmmin as u64;
+        l.shmmax = si.shmmax as u64;
+        l.shmall = si.shmall as u64;
+        l.shmmni = si.shmmni as u64;
+    }
+    // SAFETY: sysconf takes no pointers; it reads the page size the kernel passed in auxv.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if page > 0 {
+        l.shmlba = page as u64;
+    }
+    l
+}

@@ -1,0 +1,457 @@
+//! One line per call, text or JSON, formatted into a stack buffer and written with a
+//! single write(2), so lines from threads and processes never interleave. Logging never
+//! fails the call it reports on and never changes errno.
+
+use crate::buf::FixedBuf;
+use crate::clock::{Dur, Rfc3339};
+use crate::config::{self, Config, Level};
+use crate::error::ErrnoGuard;
+use crate::names::{Addr, AtFlags, Cmd, GetFlags, Key, errno_name};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use libc::{c_int, key_t};
+
+/// A call's arguments.
+#[derive(Clone, Copy, Debug)]
+pub enum Args {
+    /// shmget / rshm_get.
+    Get {
+        /// The key.
+        key: key_t,
+        /// The size.
+        size: usize,
+        /// The flags.
+        flags: c_int,
+    },
+    /// shmat / rshm_at.
+    At {
+        /// The segment.
+        shmid: c_int,
+        /// The requested address.
+        addr: usize,
+        /// The flags.
+        flags: c_int,
+    },
+    /// shmdt / rshm_dt.
+    Dt {
+        /// The address.
+        addr: usize,
+    },
+    /// shmctl / rshm_rmid.
+    Ctl {
+        /// The segment.
+        shmid: c_int,
+        /// The command.
+        cmd: c_int,
+    },
+}
+
+/// A call's result.
+#[derive(Clone, Copy, Debug)]
+pub enum Ret {
+    /// An integer result (-1 on failure).
+    Int(i64),
+    /// An address (shmat's success).
+    Addr(usize),
+}
+
+/// What one log line reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// The function the program called (`rshm_get`, `shmat`, ...).
+    pub call: &'a str,
+    /// Its arguments.
+    pub args: Args,
+    /// Its result.
+    pub ret: Ret,
+    /// errno on failure, 0 on success.
+    pub errno: c_int,
+    /// Why: the failure or the warning ("" when there is nothing to say).
+    pub msg: &'a str,
+    /// The line's level.
+    pub level: Level,
+    /// How long the call took.
+    pub dur_ns: u64,
+}
+
+/// A log line; long enough for any record (a message is at most 255 bytes).
+pub type Line = FixedBuf<1024>;
+
+/// Where and when a line was made.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    /// Wall clock, ns.
+    pub ts_ns: u64,
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+}
+
+/// This thread's kernel thread id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Writes `r` if the configuration logs its level.
+pub fn emit(c: &Config, r: &Record<'_>) {
+    if r.level > c.level || r.level == Level::Off {
+        return;
+    }
+    let _errno = ErrnoGuard::save();
+    let stamp = Stamp {
+        ts_ns: crate::clock::realtime_ns(),
+        pid: config::getpid(),
+        tid: gettid(),
+    };
+    let fd = config::fd_for(stamp.pid, c);
+    if fd < 0 {
+        return;
+    }
+    let mut line = Line::new();
+    if c.json {
+        json(&mut line, &stamp, r)
+    } else {
+        text(&mut line, &stamp, r)
+    }
+    write_line(fd, &line);
+}
+
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+fn write_line(fd: c_int, line: &Line) {
+    loop {
+        // SAFETY: the buffer is valid for line.len() bytes.
+        let n = unsafe { libc::write(fd, line.as_bytes().as_ptr().cast(), line.len()) };
+        if n >= 0 {
+            return;
+        }
+        let e = crate::error::errno();
+        if e == libc::EINTR {
+            continue;
+        }
+        if !FAILED.swap(true, Relaxed) && fd != 2 {
+            config::say(format_args!(
+                "rshm: writing the log failed ({}); log lines are being lost\n",
+                errno_name(e)
+            ));
+        }
+        return;
+    }
+}
+
+/// The message without the `call: ` prefix that `rshm_last_error()` carries.
+fn bare<'a>(call: &str, msg: &'a str) -> &'a str {
+    msg.strip_prefix(call)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(msg)
+}
+
+/// Formats `r` as a text line (newline included).
+pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
+    let _ = write!(
+        out,
+        "rshm {} {}/{} {} {}(",
+        Rfc3339(s.ts_ns),
+        s.pid,
+        s.tid,
+        r.level.upper(),
+        r.call
+    );
+    let _ = match r.args {
+        Args::Get { key, size, flags } => write!(
+            out,
+            "key={}, size={size}, flags={}",
+            Key(key),
+            GetFlags(flags)
+        ),
+        Args::At { shmid, addr, flags } => write!(
+            out,
+            "shmid={shmid}, addr={}, flags={}",
+            Addr(addr),
+            AtFlags(flags)
+        ),
+        Args::Dt { addr } => write!(out, "addr={}", Addr(addr)),
+        Args::Ctl { shmid, cmd } => write!(out, "shmid={shmid}, cmd={}", Cmd(cmd)),
+    };
+    let _ = match r.ret {
+        Ret::Int(n) => write!(out, ") = {n}"),
+        Ret::Addr(a) => write!(out, ") = {}", Addr(a)),
+    };
+    if r.errno != 0 {
+        let _ = write!(out, " {}", errno_name(r.errno));
+    }
+    if !r.msg.is_empty() {
+        let _ = write!(out, ": {}", bare(r.call, r.msg));
+    }
+    end_line(out, format_args!(" [{}]\n", Dur(r.dur_ns)));
+}
+
+/// Formats `r` as one JSON object (newline included).
+pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
+    let _ = write!(
+        out,
+        "{{\"ts\":\"{}\",\"pid\":{},\"tid\":{},\"level\":\"{}\",\"call\":\"{}\",\"args\":{{",
+        Rfc3339(s.ts_ns),
+        s.pid,
+        s.tid,
+        r.level.lower(),
+        r.call
+    );
+    let _ = match r.args {
+        Args::Get { key, size, flags } => {
+            write!(
+                out,
+                "\"key\":\"{}\",\"size\":{size},\"flags\":\"{}\"",
+                Key(key),
+                GetFlags(flags)
+            )
+        }
+        Args::At { shmid, addr, flags } => {
+            write!(
+                out,
+                "\"shmid\":{shmid},\"addr\":{},\"flags\":\"{}\"",
+                JsonAddr(addr),
+                AtFlags(flags)
+            )
+        }
+        Args::Dt { addr } => write!(out, "\"addr\":{}", JsonAddr(addr)),
+        Args::Ctl { shmid, cmd } => write!(out, "\"shmid\":{shmid},\"cmd\":\"{}\"", Cmd(cmd)),
+    };
+    let _ = match r.ret {
+        Ret::Int(n) => write!(out, "}},\"ret\":{n}"),
+        Ret::Addr(a) => write!(out, "}},\"ret\":\"{:#x}\"", a),
+    };
+    let _ = if r.errno != 0 {
+        write!(out, ",\"errno\":\"{}\"", errno_name(r.errno))
+    } else {
+        out.write_str(",\"errno\":null")
+    };
+    if !r.msg.is_empty() {
+        let _ = write!(out, ",\"msg\":\"{}\"", JsonStr(bare(r.call, r.msg)));
+    }
+    end_line(out, format_args!(",\"dur_ns\":{}}}\n", r.dur_ns));
+}
+
+/// Appends the line's end; if the line is full, cuts it so the end still fits whole.
+fn end_line(out: &mut Line, tail: fmt::Arguments<'_>) {
+    let end = FixedBuf::<64>::from_fmt(tail);
+    let room = 1023 - end.len();
+    if out.len() > room {
+        let mut cut = room;
+        while !out.as_str().is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out.push_str(end.as_str());
+}
+
+/// An address as a JSON value: a hex string, or null for NULL.
+struct JsonAddr(usize);
+
+impl fmt::Display for JsonAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            f.write_str("null")
+        } else {
+            write!(f, "\"{:#x}\"", self.0)
+        }
+    }
+}
+
+/// A string with JSON escapes applied.
+struct JsonStr<'a>(&'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for ch in self.0.chars() {
+            match ch {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Stamp = Stamp {
+        ts_ns: 1_795_718_410_123_456_789,
+        pid: 4242,
+        tid: 4243,
+    };
+
+    fn rec(args: Args, ret: Ret, errno: c_int, msg: &'static str, level: Level) -> Record<'static> {
+        Record {
+            call: "rshm_get",
+            args,
+            ret,
+            errno,
+            msg,
+            level,
+            dur_ns: 2_150,
+        }
+    }
+
+    #[test]
+    fn text_line_for_a_successful_get() {
+        let mut l = Line::new();
+        let r = rec(
+            Args::Get {
+                key: 0,
+                size: 4096,
+                flags: 0o1600,
+            },
+            Ret::Int(3),
+            0,
+            "",
+            Level::Info,
+        );
+        text(
+            &mut l,
+            &S,
+            &Record {
+                call: "shmget",
+                ..r
+            },
+        );
+        assert_eq!(
+            l.as_str(),
+            "rshm 2026-11-26T18:40:10.123456Z 4242/4243 INFO shmget(key=IPC_PRIVATE, size=4096, flags=IPC_CREAT|0600) = 3 [2.1us]\n"
+        );
+    }
+
+    #[test]
+    fn text_line_for_a_failed_detach_drops_the_call_prefix_of_the_message() {
+        let mut l = Line::new();
+        let r = Record {
+            call: "rshm_dt",
+            args: Args::Dt {
+                addr: 0x7f3a0c000000,
+            },
+            ret: Ret::Int(-1),
+            errno: libc::EINVAL,
+            msg: "rshm_dt: address 0x7f3a0c000000 was already detached",
+            level: Level::Warn,
+            dur_ns: 900,
+        };
+        text(&mut l, &S, &r);
+        assert_eq!(
+            l.as_str(),
+            "rshm 2026-11-26T18:40:10.123456Z 4242/4243 WARN rshm_dt(addr=0x7f3a0c000000) = -1 EINVAL: address 0x7f3a0c000000 was already detached [900ns]\n"
+        );
+    }
+
+    #[test]
+    fn text_lines_for_attach_and_rmid() {
+        let mut l = Line::new();
+        let r = Record {
+            call: "rshm_at",
+            args: Args::At {
+                shmid: 5,
+                addr: 0,
+                flags: 0o10000,
+            },
+            ret: Ret::Addr(0x7f00_0000_0000),
+            errno: 0,
+            msg: "",
+            level: Level::Info,
+            dur_ns: 1_000_000,
+        };
+        text(&mut l, &S, &r);
+        assert!(l.as_str().ends_with(
+            " INFO rshm_at(shmid=5, addr=NULL, flags=SHM_RDONLY) = 0x7f0000000000 [1.0ms]\n"
+        ));
+        let mut l = Line::new();
+        let r = Record {
+            call: "rshm_rmid",
+            args: Args::Ctl { shmid: 5, cmd: 0 },
+            ret: Ret::Int(0),
+            errno: 0,
+            msg: "segment 5 is still attached here 1 time",
+            level: Level::Warn,
+            dur_ns: 10,
+        };
+        text(&mut l, &S, &r);
+        assert!(l.as_str().ends_with(" WARN rshm_rmid(shmid=5, cmd=IPC_RMID) = 0: segment 5 is still attached here 1 time [10ns]\n"));
+    }
+
+    #[test]
+    fn json_line_has_the_documented_keys_in_order() {
+        let mut l = Line::new();
+        let r = rec(
+            Args::Get {
+                key: 0x162e,
+                size: 4096,
+                flags: 0o3600,
+            },
+            Ret::Int(-1),
+            libc::EEXIST,
+            "rshm_get: key \"x\"",
+            Level::Warn,
+        );
+        json(&mut l, &S, &r);
+        assert_eq!(
+            l.as_str(),
+            "{\"ts\":\"2026-11-26T18:40:10.123456Z\",\"pid\":4242,\"tid\":4243,\"level\":\"warn\",\"call\":\"rshm_get\",\
+             \"args\":{\"key\":\"0x0000162e\",\"size\":4096,\"flags\":\"IPC_CREAT|IPC_EXCL|0600\"},\"ret\":-1,\
+             \"errno\":\"EEXIST\",\"msg\":\"key \\\"x\\\"\",\"dur_ns\":2150}\n"
+        );
+    }
+
+    #[test]
+    fn json_line_for_attach_and_detach_uses_hex_strings_and_null() {
+        let mut l = Line::new();
+        let r = Record {
+            call: "shmat",
+            args: Args::At {
+                shmid: 7,
+                addr: 0,
+                flags: 0,
+            },
+            ret: Ret::Addr(0x7f3a0c000000),
+            errno: 0,
+            msg: "",
+            level: Level::Info,
+            dur_ns: 5,
+        };
+        json(&mut l, &S, &r);
+        assert!(l.as_str().contains("\"args\":{\"shmid\":7,\"addr\":null,\"flags\":\"0\"},\"ret\":\"0x7f3a0c000000\",\"errno\":null,\"dur_ns\":5}\n"));
+        let mut l = Line::new();
+        let r = Record {
+            call: "shmdt",
+            args: Args::Dt { addr: 0x1000 },
+            ret: Ret::Int(0),
+            ..r
+        };
+        json(&mut l, &S, &r);
+        assert!(
+            l.as_str()
+                .contains("\"call\":\"shmdt\",\"args\":{\"addr\":\"0x1000\"},\"ret\":0,")
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_still_ends_whole() {
+        let long: &'static str = Box::leak("x".repeat(2000).into_boxed_str());
+        let mut l = Line::new();
+        let r = rec(
+            Args::Dt { addr: 1 },
+            Ret::Int(-1),
+            libc::EINVAL,
+            long,
+            Level::Warn,
+        );
+        json(&mut l, &S, &r);
+        assert!(l.as_str().ends_with(",\"dur_ns\":2150}\n"));
+        assert_eq!(l.len(), 1023);
+    }
+}

@@ -1,0 +1,264 @@
+//! Names for numbers: errno values, and the flag words of each call decoded to the
+//! names a C programmer writes (`IPC_CREAT|IPC_EXCL|0600`).
+
+use core::fmt::{self, Write};
+use libc::c_int;
+
+/// `IPC_CREAT`: create the segment if the key has none.
+pub const IPC_CREAT: c_int = 0o1000;
+/// `IPC_EXCL`: with `IPC_CREAT`, fail if the key has a segment.
+pub const IPC_EXCL: c_int = 0o2000;
+/// `SHM_HUGETLB`: back the segment with huge pages.
+pub const SHM_HUGETLB: c_int = 0o4000;
+/// `SHM_NORESERVE`: do not reserve swap for the segment.
+pub const SHM_NORESERVE: c_int = 0o10000;
+/// Where the huge page size field (log2 of the size) starts in shmget's flags.
+pub const SHM_HUGE_SHIFT: u32 = 26;
+/// Width mask of the huge page size field.
+pub const SHM_HUGE_MASK: c_int = 0x3f;
+/// `SHM_RDONLY`: attach read-only.
+pub const SHM_RDONLY: c_int = 0o10000;
+/// `SHM_RND`: round the attach address down to SHMLBA.
+pub const SHM_RND: c_int = 0o20000;
+/// `SHM_REMAP`: replace any mapping at the attach address.
+pub const SHM_REMAP: c_int = 0o40000;
+/// `SHM_EXEC`: attach with execute permission.
+pub const SHM_EXEC: c_int = 0o100000;
+/// `IPC_RMID`: mark the segment for removal.
+pub const IPC_RMID: c_int = 0;
+/// `IPC_SET`: change owner and mode.
+pub const IPC_SET: c_int = 1;
+/// `IPC_STAT`: read the segment's `shmid_ds`.
+pub const IPC_STAT: c_int = 2;
+/// `IPC_INFO`: read the system limits.
+pub const IPC_INFO: c_int = 3;
+/// `SHM_LOCK`: lock the segment in memory.
+pub const SHM_LOCK: c_int = 11;
+/// `SHM_UNLOCK`: unlock the segment.
+pub const SHM_UNLOCK: c_int = 12;
+/// `SHM_STAT`: `IPC_STAT` by index.
+pub const SHM_STAT: c_int = 13;
+/// `SHM_INFO`: read resource usage.
+pub const SHM_INFO: c_int = 14;
+/// `SHM_STAT_ANY`: `SHM_STAT` without the read permission check.
+pub const SHM_STAT_ANY: c_int = 15;
+
+/// The symbolic name of an errno value (`"EINVAL"`), or `"E?"` for one this table lacks.
+pub fn errno_name(e: c_int) -> &'static str {
+    match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::E2BIG => "E2BIG",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ERANGE => "ERANGE",
+        libc::ENOSYS => "ENOSYS",
+        libc::EIDRM => "EIDRM",
+        libc::EOVERFLOW => "EOVERFLOW",
+        _ => "E?",
+    }
+}
+
+/// Writes `0600`-style permission bits (or `0`).
+fn perms(out: &mut dyn Write, bits: c_int) -> fmt::Result {
+    if bits == 0 {
+        out.write_str("0")
+    } else {
+        write!(out, "0{bits:03o}").map(|_| ())
+    }
+}
+
+/// Writes the name list of `flags` as `A|B|rest`, `rest` being the octal bits left over.
+fn named(out: &mut dyn Write, flags: c_int, names: &[(c_int, &str)]) -> fmt::Result {
+    let mut left = flags;
+    let mut first = true;
+    for &(bit, name) in names {
+        if left & bit == bit && bit != 0 {
+            if !first {
+                out.write_char('|')?;
+            }
+            out.write_str(name)?;
+            left &= !bit;
+            first = false;
+        }
+    }
+    if left != 0 || first {
+        if !first {
+            out.write_char('|')?;
+        }
+        if left == 0 {
+            out.write_str("0")?;
+        } else {
+            write!(out, "0{left:o}")?;
+        }
+    }
+    Ok(())
+}
+
+/// shmget's flag word, e.g. `IPC_CREAT|IPC_EXCL|0600`; a huge page size field shows as
+/// `SHM_HUGE_2MB` (and `SHM_HUGE_2^N` for sizes without a libc name).
+pub struct GetFlags(pub c_int);
+
+impl fmt::Display for GetFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let huge = (self.0 >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
+        let rest = self.0 & !(SHM_HUGE_MASK << SHM_HUGE_SHIFT);
+        let table = [
+            (IPC_CREAT, "IPC_CREAT"),
+            (IPC_EXCL, "IPC_EXCL"),
+            (SHM_HUGETLB, "SHM_HUGETLB"),
+            (SHM_NORESERVE, "SHM_NORESERVE"),
+        ];
+        let known = rest & (IPC_CREAT | IPC_EXCL | SHM_HUGETLB | SHM_NORESERVE);
+        if known != 0 {
+            named(f, known, &table)?;
+            f.write_char('|')?;
+        }
+        if huge != 0 {
+            match huge {
+                16 => f.write_str("SHM_HUGE_64KB|")?,
+                19 => f.write_str("SHM_HUGE_512KB|")?,
+                20 => f.write_str("SHM_HUGE_1MB|")?,
+                21 => f.write_str("SHM_HUGE_2MB|")?,
+                23 => f.write_str("SHM_HUGE_8MB|")?,
+                24 => f.write_str("SHM_HUGE_16MB|")?,
+                25 => f.write_str("SHM_HUGE_32MB|")?,
+                28 => f.write_str("SHM_HUGE_256MB|")?,
+                29 => f.write_str("SHM_HUGE_512MB|")?,
+                30 => f.write_str("SHM_HUGE_1GB|")?,
+                31 => f.write_str("SHM_HUGE_2GB|")?,
+                34 => f.write_str("SHM_HUGE_16GB|")?,
+                n => write!(f, "SHM_HUGE_2^{n}|")?,
+            }
+        }
+        let other = rest & !known;
+        if other & !0o777 != 0 {
+            write!(f, "0{other:o}")
+        } else {
+            perms(f, other)
+        }
+    }
+}
+
+/// shmat's flag word, e.g. `SHM_RDONLY|SHM_RND`, or `0`.
+pub struct AtFlags(pub c_int);
+
+impl fmt::Display for AtFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = [
+            (SHM_RDONLY, "SHM_RDONLY"),
+            (SHM_RND, "SHM_RND"),
+            (SHM_REMAP, "SHM_REMAP"),
+            (SHM_EXEC, "SHM_EXEC"),
+        ];
+        named(f, self.0, &table)
+    }
+}
+
+/// A shmctl command's name (`IPC_RMID`), or its number when unknown.
+pub struct Cmd(pub c_int);
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            IPC_RMID => "IPC_RMID",
+            IPC_SET => "IPC_SET",
+            IPC_STAT => "IPC_STAT",
+            IPC_INFO => "IPC_INFO",
+            SHM_LOCK => "SHM_LOCK",
+            SHM_UNLOCK => "SHM_UNLOCK",
+            SHM_STAT => "SHM_STAT",
+            SHM_INFO => "SHM_INFO",
+            SHM_STAT_ANY => "SHM_STAT_ANY",
+            n => return write!(f, "{n}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// A SysV key: `IPC_PRIVATE` or hex (`0x0000162e`).
+pub struct Key(pub libc::key_t);
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == libc::IPC_PRIVATE {
+            f.write_str("IPC_PRIVATE")
+        } else {
+            write!(f, "{:#010x}", self.0 as u32)
+        }
+    }
+}
+
+/// An address as hex (`0x7f3a0c000000`), `NULL` for zero.
+pub struct Addr(pub usize);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            f.write_str("NULL")
+        } else {
+            write!(f, "{:#x}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(d: impl fmt::Display) -> String {
+        d.to_string()
+    }
+
+    #[test]
+    fn get_flags_decode_to_c_names() {
+        assert_eq!(
+            s(GetFlags(IPC_CREAT | IPC_EXCL | 0o600)),
+            "IPC_CREAT|IPC_EXCL|0600"
+        );
+        assert_eq!(s(GetFlags(IPC_CREAT | 0o666)), "IPC_CREAT|0666");
+        assert_eq!(s(GetFlags(0)), "0");
+        assert_eq!(s(GetFlags(0o600)), "0600");
+        assert_eq!(s(GetFlags(IPC_CREAT)), "IPC_CREAT|0");
+        assert_eq!(
+            s(GetFlags(SHM_HUGETLB | (21 << SHM_HUGE_SHIFT) | 0o600)),
+            "SHM_HUGETLB|SHM_HUGE_2MB|0600"
+        );
+        assert_eq!(s(GetFlags(SHM_NORESERVE | 0o640)), "SHM_NORESERVE|0640");
+        assert_eq!(s(GetFlags(0o100000 | 0o600)), "0100600");
+    }
+
+    #[test]
+    fn at_flags_and_commands_decode() {
+        assert_eq!(s(AtFlags(0)), "0");
+        assert_eq!(s(AtFlags(SHM_RDONLY | SHM_RND)), "SHM_RDONLY|SHM_RND");
+        assert_eq!(s(AtFlags(SHM_EXEC | 0o4)), "SHM_EXEC|04");
+        assert_eq!(s(Cmd(IPC_RMID)), "IPC_RMID");
+        assert_eq!(s(Cmd(SHM_STAT_ANY)), "SHM_STAT_ANY");
+        assert_eq!(s(Cmd(99)), "99");
+    }
+
+    #[test]
+    fn keys_and_addresses() {
+        assert_eq!(s(Key(0)), "IPC_PRIVATE");
+        assert_eq!(s(Key(0x162e)), "0x0000162e");
+        assert_eq!(s(Key(-1)), "0xffffffff");
+        assert_eq!(s(Addr(0)), "NULL");
+        assert_eq!(s(Addr(0x7f3a0c000000)), "0x7f3a0c000000");
+        assert_eq!(errno_name(libc::EIDRM), "EIDRM");
+    }
+}

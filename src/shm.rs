@@ -1,0 +1,226 @@
+//! The four operations: validate -> backend -> registry -> log. Each returns a `Result`;
+//! turning it into `-1` and errno is the C boundary's job.
+
+use crate::backend::{self, Backend, FAILED, Libc};
+use crate::clock;
+use crate::config::{self, Config, Level};
+use crate::error::{Error, Msg, errno};
+use crate::explain;
+use crate::limits;
+use crate::log::{self, Args, Record, Ret};
+use crate::names::{Addr, IPC_CREAT, IPC_EXCL, IPC_RMID};
+use crate::registry;
+use crate::validate;
+use libc::{c_int, key_t};
+
+/// Who is calling: which backend reaches the kernel, which names the log shows, and
+/// whether a broken rule fails the call (the library) or is only reported (the preload
+/// library, unless `RSHM_STRICT=1`).
+pub struct Api {
+    /// Reaches the real functions.
+    pub backend: &'static dyn Backend,
+    /// The names of get, at, dt and rmid as the program called them.
+    pub names: [&'static str; 4],
+    /// Log level when `RSHM_LOG` is unset.
+    pub default_level: Level,
+    /// Report broken rules and call the kernel anyway (unless `RSHM_STRICT=1`).
+    pub observe: bool,
+}
+
+/// The linkable library: libc's functions, `rshm_*` names, rules enforced, `warn` by default.
+pub static LIBRARY: Api = Api {
+    backend: &Libc,
+    names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
+    default_level: Level::Warn,
+    observe: false,
+};
+
+impl Api {
+    fn enforces(&self, c: &Config) -> bool {
+        !self.observe || c.strict
+    }
+}
+
+/// The state of one call in progress: when it started and what it was asked.
+struct Call<'a> {
+    api: &'a Api,
+    cfg: Config,
+    name: &'static str,
+    args: Args,
+    t0: u64,
+}
+
+impl<'a> Call<'a> {
+    fn start(api: &'a Api, which: usize, args: Args) -> Self {
+        let cfg = config::get(api.default_level);
+        // Time the call only when some line may be written.
+        let t0 = if cfg.level >= Level::Warn {
+            clock::mono_ns()
+        } else {
+            0
+        };
+        Call {
+            api,
+            cfg,
+            name: api.names[which],
+            args,
+            t0,
+        }
+    }
+
+    /// The rule's verdict: `Err` stops the call when rules are enforced; otherwise the
+    /// broken rule's sentence goes on as a warning.
+    fn check(&self, v: validate::Checked) -> Result<Msg, Error> {
+        match v {
+            Ok(w) => Ok(w),
+            Err(e) if self.api.enforces(&self.cfg) => Err(self.failed(e)),
+            Err(e) => Ok(e.msg),
+        }
+    }
+
+    fn log(&self, ret: Ret, errno: c_int, msg: &str) {
+        let level = if errno != 0 || !msg.is_empty() {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        if level > self.cfg.level {
+            return;
+        }
+        let dur_ns = clock::mono_ns().saturating_sub(self.t0);
+        log::emit(
+            &self.cfg,
+            &Record {
+                call: self.name,
+                args: self.args,
+                ret,
+                errno,
+                msg,
+                level,
+                dur_ns,
+            },
+        );
+    }
+
+    fn failed(&self, e: Error) -> Error {
+        let ret = Ret::Int(-1);
+        self.log(ret, e.errno, e.message());
+        e
+    }
+
+    fn done(&self, ret: Ret, warning: &Msg) {
+        self.log(ret, 0, warning.as_str());
+    }
+}
+
+/// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
+pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Error> {
+    let call = Call::start(api, 0, Args::Get { key, size, flags });
+    let lim = limits::get(api.backend);
+    let warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
+    let id = api.backend.shmget(key, size, flags);
+    if id < 0 {
+        let e = explain::get(api.backend, call.name, key, size, flags, &lim, errno());
+        return Err(call.failed(e));
+    }
+    let pid = config::getpid();
+    let created =
+        if key == libc::IPC_PRIVATE || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL {
+            true
+        } else if flags & IPC_CREAT != 0 {
+            // Made now or found? The kernel knows who made it.
+            backend::stat(api.backend, id).is_ok_and(|ds| ds.shm_cpid == pid)
+        } else {
+            false
+        };
+    registry::segment_got(
+        id,
+        key,
+        size as u64,
+        (flags & 0o777) as u32,
+        created,
+        pid,
+        clock::realtime_ns(),
+    );
+    call.done(Ret::Int(id.into()), &warning);
+    Ok(id)
+}
+
+/// shmat: attaches segment `shmid` at `addr` (0: where the kernel likes) and returns the
+/// address.
+///
+/// # Safety
+/// As shmat(2): with a fixed address and `SHM_REMAP` the kernel replaces whatever the
+/// process had mapped there, so no live Rust reference may point into that range.
+pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Result<usize, Error> {
+    let call = Call::start(api, 1, Args::At { shmid, addr, flags });
+    let lim = limits::get(api.backend);
+    let warning = call.check(validate::at(call.name, shmid, addr, flags, &lim))?;
+    // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
+    let p = unsafe { api.backend.shmat(shmid, addr, flags) };
+    if p == FAILED {
+        let e = explain::at(api.backend, call.name, shmid, addr, flags, errno());
+        return Err(call.failed(e));
+    }
+    let size = match registry::segment(shmid).map(|s| s.size) {
+        Some(n) if n > 0 => n,
+        _ => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
+    };
+    registry::attached(p, shmid, size, flags, clock::realtime_ns());
+    call.done(Ret::Addr(p), &warning);
+    Ok(p)
+}
+
+/// shmdt: detaches the segment attached at `addr`. The address is never read.
+///
+/// # Safety
+/// As shmdt(2): the segment's memory at `addr` must not be used afterwards.
+pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
+    let call = Call::start(api, 2, Args::Dt { addr });
+    let lim = limits::get(api.backend);
+    let mut warning = call.check(validate::dt(call.name, addr, &lim))?;
+    let seen = registry::attachment(addr);
+    if seen.is_none() && registry::detached_attachment(addr).is_none() {
+        warning.push_fmt(format_args!(
+            "address {} was not attached through rshm (by other code, or before rshm was loaded)",
+            Addr(addr)
+        ));
+    }
+    // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+    if unsafe { api.backend.shmdt(addr) } < 0 {
+        return Err(call.failed(explain::dt(call.name, addr, errno())));
+    }
+    if let Some(a) = seen {
+        registry::detached(&a, clock::realtime_ns());
+    }
+    call.done(Ret::Int(0), &warning);
+    Ok(())
+}
+
+/// shmctl(IPC_RMID): marks segment `shmid` for removal; it is destroyed after the last
+/// detach.
+pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
+    let call = Call::start(
+        api,
+        3,
+        Args::Ctl {
+            shmid,
+            cmd: IPC_RMID,
+        },
+    );
+    let mut warning = call.check(validate::rmid(call.name, shmid))?;
+    let held = registry::attach_count(shmid);
+    if held > 0 {
+        warning.push_fmt(format_args!(
+            "segment {shmid} is still attached here ({held} time{}); it is destroyed after the last detach",
+            if held == 1 { "" } else { "s" }
+        ));
+    }
+    // SAFETY: IPC_RMID reads no buffer.
+    if unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) } < 0 {
+        return Err(call.failed(explain::rmid(api.backend, call.name, shmid, errno())));
+    }
+    registry::segment_removed(shmid);
+    call.done(Ret::Int(0), &warning);
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! Pure checks of each call's arguments against the system limits: no syscalls, no
+//! state. A rule either fails the call (`Err`, with the errno libc would set, or EINVAL
+//! for the stricter rules the README lists) or lets it through with a warning.
+
+use crate::error::{Error, Msg};
+use crate::limits::Limits;
+use crate::names::*;
+use libc::{EINVAL, c_int, key_t};
+
+/// What a check lets through: the warning to log (empty when there is none).
+pub type Checked = Result<Msg, Error>;
+
+/// Every bit shmget gives a meaning to.
+pub const GET_VALID: c_int =
+    0o777 | IPC_CREAT | IPC_EXCL | SHM_HUGETLB | SHM_NORESERVE | (SHM_HUGE_MASK << SHM_HUGE_SHIFT);
+/// Every bit shmat gives a meaning to.
+pub const AT_VALID: c_int = SHM_RDONLY | SHM_RND | SHM_REMAP | SHM_EXEC;
+
+fn warn(w: &mut Msg, args: core::fmt::Arguments<'_>) {
+    if !w.is_empty() {
+        w.push_str("; ");
+    }
+    w.push_fmt(args);
+}
+
+/// Checks shmget's arguments. `call` names the function the program called.
+pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Checked {
+    let unknown = flags & !GET_VALID;
+    if unknown != 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: unknown flag bits 0{unknown:o} in flags {}; valid are the permission bits, \
+                 IPC_CREAT, IPC_EXCL, SHM_HUGETLB, SHM_NORESERVE and SHM_HUGE_*",
+                GetFlags(flags)
+            ),
+        ));
+    }
+    if size > isize::MAX as usize {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: size {size} is above SSIZE_MAX; it looks like the negative number {} converted to size_t",
+                size as isize
+            ),
+        ));
+    }
+    // Only a private key is certainly a new segment: for a named key the kernel reports
+    // EEXIST or ENOENT before it looks at the size, and so must we.
+    if key == libc::IPC_PRIVATE {
+        if (size as u64) < l.shmmin {
+            return Err(Error::new(
+                EINVAL,
+                format_args!(
+                    "{call}: size {size} is below SHMMIN ({}) for a new segment",
+                    l.shmmin
+                ),
+            ));
+        }
+        if size as u64 > l.shmmax {
+            return Err(Error::new(
+                EINVAL,
+                format_args!(
+                    "{call}: size {size} is above SHMMAX ({}) for a new segment",
+                    l.shmmax
+                ),
+            ));
+        }
+    }
+    let mut w = Msg::new();
+    let creating = key == libc::IPC_PRIVATE || flags & IPC_CREAT != 0;
+    if creating && flags & 0o002 != 0 {
+        warn(
+            &mut w,
+            format_args!(
+                "permissions 0{:03o} let every user write the segment",
+                flags & 0o777
+            ),
+        );
+    }
+    if flags & IPC_EXCL != 0 && flags & IPC_CREAT == 0 {
+        warn(
+            &mut w,
+            format_args!("IPC_EXCL without IPC_CREAT has no effect"),
+        );
+    }
+    if flags & 0o111 != 0 {
+        warn(
+            &mut w,
+            format_args!(
+                "execute bits 0{:03o} in the permissions mean nothing for a segment",
+                flags & 0o111
+            ),
+        );
+        if flags & 0o100 != 0 && flags & IPC_CREAT == 0 {
+            w.push_str(" (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)");
+        }
+    }
+    Ok(w)
+}
+
+/// Checks shmat's arguments.
+pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Checked {
+    if shmid < 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: shmid {shmid} is negative, so it names no segment (a failed shmget's -1?)"
+            ),
+        ));
+    }
+    let unknown = flags & !AT_VALID;
+    if unknown != 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: unknown flag bits 0{unknown:o} in flags {}; valid are SHM_RDONLY, SHM_RND, SHM_REMAP and SHM_EXEC",
+                AtFlags(flags)
+            ),
+        ));
+    }
+    let lba = l.shmlba.max(1) as usize;
+    let rounded = if flags & SHM_RND != 0 {
+        addr - addr % lba
+    } else {
+        addr
+    };
+    if addr % lba != 0 && flags & SHM_RND == 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: address {} is not a multiple of SHMLBA ({lba}); pass SHM_RND to round it down",
+                Addr(addr)
+            ),
+        ));
+    }
+    if rounded == 0 && flags & SHM_REMAP != 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!("{call}: SHM_REMAP needs an address to replace, and the address is NULL"),
+        ));
+    }
+    Ok(Msg::new())
+}
+
+/// Checks shmdt's argument.
+pub fn dt(call: &str, addr: usize, l: &Limits) -> Checked {
+    if addr == 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!("{call}: address is NULL; nothing is attached there"),
+        ));
+    }
+    let page = l.shmlba.max(1) as usize;
+    if addr % page != 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: address {} is not page-aligned, so it is not the start of an attached segment",
+                Addr(addr)
+            ),
+        ));
+    }
+    Ok(Msg::new())
+}
+
+/// Checks shmctl(IPC_RMID)'s argument.
+pub fn rmid(call: &str, shmid: c_int) -> Checked {
+    if shmid < 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: shmid {shmid} is negative, so it names no segment (a failed shmget's -1?)"
+            ),
+        ));
+    }
+    Ok(Msg::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: Limits = Limits {
+        shmmin: 1,
+        shmmax: 1 << 40,
+        shmall: 1 << 30,
+        shmmni: 4096,
+        shmlba: 4096,
+    };
+
+    /// (result, expected errno or 0, expected text): text must be the whole message or warning.
+    fn check(r: Checked, errno: c_int, text: &str) {
+        match r {
+            Ok(w) => {
+                assert_eq!(errno, 0, "expected errno {errno}, got Ok({w:?})");
+                assert_eq!(w.as_str(), text);
+            }
+            Err(e) => {
+                assert_eq!(e.errno, errno, "{e:?}");
+                assert_eq!(e.message(), text);
+            }
+        }
+    }
+
+    #[test]
+    fn get_rules() {
+        let table: &[(key_t, usize, c_int, c_int, &str)] = &[
+            (0, 4096, IPC_CREAT | 0o600, 0, ""),
+            (0, 4096, 0o600, 0, ""),
+            (42, 0, 0o600, 0, ""),
+            (42, 0, IPC_CREAT | IPC_EXCL | 0o600, 0, ""),
+            (42, 1 << 41, IPC_CREAT | 0o600, 0, ""),
+            (
+                0,
+                0,
+                IPC_CREAT | 0o600,
+                EINVAL,
+                "rshm_get: size 0 is below SHMMIN (1) for a new segment",
+            ),
+            (
+                0,
+                (1 << 40) + 1,
+                0o600,
+                EINVAL,
+                "rshm_get: size 1099511627777 is above SHMMAX (1099511627776) for a new segment",
+            ),
+            (
+                0,
+                usize::MAX,
+                0o600,
+                EINVAL,
+                "rshm_get: size 18446744073709551615 is above SSIZE_MAX; it looks like the negative number -1 converted to size_t",
+            ),
+            (
+                42,
+                1usize << 63,
+                0,
+                EINVAL,
+                "rshm_get: size 9223372036854775808 is above SSIZE_MAX; it looks like the negative number -9223372036854775808 converted to size_t",
+            ),
+            (42, isize::MAX as usize, 0, 0, ""),
+            (
+                0,
+                4096,
+                0o100000 | 0o600,
+                EINVAL,
+                "rshm_get: unknown flag bits 0100000 in flags 0100600; valid are the permission bits, IPC_CREAT, IPC_EXCL, SHM_HUGETLB, SHM_NORESERVE and SHM_HUGE_*",
+            ),
+            (
+                0,
+                4096,
+                SHM_HUGETLB | SHM_NORESERVE | (21 << SHM_HUGE_SHIFT) | 0o600,
+                0,
+                "",
+            ),
+            (
+                0,
+                4096,
+                1 << 25,
+                EINVAL,
+                "rshm_get: unknown flag bits 0200000000 in flags 0200000000; valid are the permission bits, IPC_CREAT, IPC_EXCL, SHM_HUGETLB, SHM_NORESERVE and SHM_HUGE_*",
+            ),
+            (
+                0,
+                4096,
+                IPC_CREAT | 0o666,
+                0,
+                "permissions 0666 let every user write the segment",
+            ),
+            (42, 4096, 0o666, 0, ""),
+            (
+                42,
+                4096,
+                IPC_EXCL | 0o600,
+                0,
+                "IPC_EXCL without IPC_CREAT has no effect",
+            ),
+            (
+                42,
+                4096,
+                0o100 | 0o600,
+                0,
+                "execute bits 0100 in the permissions mean nothing for a segment (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)",
+            ),
+            (
+                42,
+                4096,
+                IPC_CREAT | 0o755,
+                0,
+                "execute bits 0111 in the permissions mean nothing for a segment",
+            ),
+            (
+                0,
+                4096,
+                IPC_EXCL | 0o777,
+                0,
+                "permissions 0777 let every user write the segment; IPC_EXCL without IPC_CREAT has no effect; execute bits 0111 in the permissions mean nothing for a segment (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)",
+            ),
+        ];
+        for &(key, size, flags, errno, text) in table {
+            check(get("rshm_get", key, size, flags, &L), errno, text);
+        }
+    }
+
+    #[test]
+    fn every_single_get_flag_bit_is_sorted_into_valid_or_unknown() {
+        for bit in 0..32 {
+            let flags = 1i32 << bit;
+            let r = get("shmget", 0, 4096, flags, &L);
+            // permissions 0-8, IPC_CREAT 9, IPC_EXCL 10, SHM_HUGETLB 11, SHM_NORESERVE 12, SHM_HUGE_* 26-31
+            let valid = bit <= 12 || (26..32).contains(&bit);
+            assert_eq!(r.is_ok(), valid, "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn at_rules() {
+        let table: &[(c_int, usize, c_int, c_int, &str)] = &[
+            (3, 0, 0, 0, ""),
+            (3, 0, SHM_RDONLY | SHM_EXEC, 0, ""),
+            (3, 0x7000_0000_0000, SHM_REMAP, 0, ""),
+            (3, 0x7000_0000_0123, SHM_RND, 0, ""),
+            (
+                -1,
+                0,
+                0,
+                EINVAL,
+                "rshm_at: shmid -1 is negative, so it names no segment (a failed shmget's -1?)",
+            ),
+            (
+                i32::MIN,
+                0,
+                0,
+                EINVAL,
+                "rshm_at: shmid -2147483648 is negative, so it names no segment (a failed shmget's -1?)",
+            ),
+            (
+                3,
+                0,
+                0o1000,
+                EINVAL,
+                "rshm_at: unknown flag bits 01000 in flags 01000; valid are SHM_RDONLY, SHM_RND, SHM_REMAP and SHM_EXEC",
+            ),
+            (
+                3,
+                0x7000_0000_0123,
+                0,
+                EINVAL,
+                "rshm_at: address 0x700000000123 is not a multiple of SHMLBA (4096); pass SHM_RND to round it down",
+            ),
+            (
+                3,
+                0,
+                SHM_REMAP,
+                EINVAL,
+                "rshm_at: SHM_REMAP needs an address to replace, and the address is NULL",
+            ),
+            (
+                3,
+                0x123,
+                SHM_RND | SHM_REMAP,
+                EINVAL,
+                "rshm_at: SHM_REMAP needs an address to replace, and the address is NULL",
+            ),
+        ];
+        for &(id, addr, flags, errno, text) in table {
+            check(at("rshm_at", id, addr, flags, &L), errno, text);
+        }
+    }
+
+    #[test]
+    fn dt_and_rmid_rules() {
+        check(
+            dt("rshm_dt", 0, &L),
+            EINVAL,
+            "rshm_dt: address is NULL; nothing is attached there",
+        );
+        check(
+            dt("shmdt", 0x1001, &L),
+            EINVAL,
+            "shmdt: address 0x1001 is not page-aligned, so it is not the start of an attached segment",
+        );
+        check(dt("rshm_dt", 0x7000_0000_0000, &L), 0, "");
+        check(dt("rshm_dt", usize::MAX & !0xfff, &L), 0, "");
+        check(rmid("rshm_rmid", 0), 0, "");
+        check(
+            rmid("rshm_rmid", -5),
+            EINVAL,
+            "rshm_rmid: shmid -5 is negative, so it names no segment (a failed shmget's -1?)",
+        );
+    }
+}

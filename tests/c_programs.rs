@@ -1,0 +1,150 @@
+//! Links every C test program (compiled to an object by build.rs) against librshm.a and
+//! against librshm.so, runs each, and requires exit status 0 and a closing
+//! "N passed, 0 failed" line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The system libraries a Rust staticlib needs (`rustc --print native-static-libs`).
+const NATIVE_STATIC_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+struct Program {
+    name: String,
+    cpp: bool,
+    object: PathBuf,
+}
+
+fn programs() -> &'static [Program] {
+    static P: OnceLock<Vec<Program>> = OnceLock::new();
+    P.get_or_init(|| {
+        std::fs::read_to_string(env!("RSHM_C_TESTS"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t');
+                let name = f.next().unwrap().to_string();
+                let cpp = f.next().unwrap() == "c++";
+                Program {
+                    name,
+                    cpp,
+                    object: PathBuf::from(f.next().unwrap()),
+                }
+            })
+            .collect()
+    })
+}
+
+/// target/debug (or release): where cargo put librshm.a and librshm.so.
+fn artifact_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// A directory with librshm.so and librshm.so.0 (the soname) pointing at the built library.
+fn shared_lib_dir() -> &'static Path {
+    static D: OnceLock<PathBuf> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rshm-shared");
+        std::fs::create_dir_all(&dir).unwrap();
+        let so = artifact_dir().join("librshm.so");
+        for name in ["librshm.so", "librshm.so.0"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&so, &link).unwrap();
+        }
+        dir
+    })
+}
+
+fn link(p: &Program, dynamic: bool) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{}-{}",
+        p.name,
+        if dynamic { "dynamic" } else { "static" }
+    ));
+    let mut cmd = Command::new(if p.cpp {
+        env!("RSHM_CXX")
+    } else {
+        env!("RSHM_CC")
+    });
+    cmd.arg(&p.object).arg("-o").arg(&out);
+    if dynamic {
+        let dir = shared_lib_dir();
+        cmd.arg(format!("-L{}", dir.display()))
+            .arg("-lrshm")
+            .arg(format!("-Wl,-rpath,{}", dir.display()));
+        cmd.arg("-lpthread");
+    } else {
+        cmd.arg(artifact_dir().join("librshm.a"))
+            .args(NATIVE_STATIC_LIBS);
+    }
+    let st = cmd.status().expect("running the C compiler");
+    assert!(st.success(), "linking {} failed", out.display());
+    out
+}
+
+fn run(name: &str, dynamic: bool) {
+    let p = programs()
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no C test {name}"));
+    let bin = link(p, dynamic);
+    let mut cmd = Command::new(&bin);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RSHM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    let last = stdout.lines().last().unwrap_or("");
+    assert!(
+        out.status.success(),
+        "{} exited with {}",
+        bin.display(),
+        out.status
+    );
+    assert!(
+        last.ends_with(" passed, 0 failed") && !last.starts_with("0 passed"),
+        "{}: {last}",
+        bin.display()
+    );
+}
+
+macro_rules! c_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn static_link() {
+                    super::run(stringify!($name), false);
+                }
+                #[test]
+                fn dynamic_link() {
+                    super::run(stringify!($name), true);
+                }
+            }
+        )*
+        #[test]
+        fn every_c_test_program_is_listed() {
+            let listed = [$(stringify!($name)),*];
+            for p in programs() {
+                assert!(listed.contains(&p.name.as_str()), "c_tests/{} is not listed in tests/c_programs.rs", p.name);
+            }
+        }
+    };
+}
+
+c_tests!(test_get);
