@@ -46,7 +46,7 @@ static void guard_cleanup(void) {
     guard_n = 0;
 }
 
-static int guard(int shmid) {
+__attribute__((unused)) static int guard(int shmid) {
     static int registered;
     if (!registered) {
         atexit(guard_cleanup);
@@ -58,7 +58,7 @@ static int guard(int shmid) {
 }
 
 /* A key no other live process uses: the pid and a counter. */
-static key_t unique_key(void) {
+__attribute__((unused)) static key_t unique_key(void) {
     static int n;
     return (key_t)(0x40000000 | ((getpid() & 0x3fffff) << 8) | (++n & 0xff));
 }

@@ -89,6 +89,28 @@ pub fn stat(b: &dyn Backend, shmid: c_int) -> Result<shmid_ds, c_int> {
     Ok(unsafe { ds.assume_init() })
 }
 
+/// Like [`stat`], but when read permission is missing (EACCES) it asks again with
+/// SHM_STAT_ANY, which takes the segment's index (the low bits of its id) and needs no
+/// permission: an explanation of EACCES or EPERM can then still name mode and owner.
+pub fn stat_any(b: &dyn Backend, shmid: c_int) -> Result<shmid_ds, c_int> {
+    let e = match stat(b, shmid) {
+        Err(libc::EACCES) => libc::EACCES,
+        other => return other,
+    };
+    let _errno = ErrnoGuard::save();
+    // The index is id % IPCMNI: 32768, or 16M with the ipcmni_extend boot option.
+    for mask in [0x7fff, 0xff_ffff] {
+        let mut ds = MaybeUninit::<shmid_ds>::zeroed();
+        // SAFETY: SHM_STAT_ANY writes one shmid_ds into `ds`, which is large enough.
+        let r = unsafe { b.shmctl(shmid & mask, crate::names::SHM_STAT_ANY, ds.as_mut_ptr()) };
+        if r == shmid {
+            // SAFETY: zeroed is a valid shmid_ds (plain integers) and the kernel filled it in.
+            return Ok(unsafe { ds.assume_init() });
+        }
+    }
+    Err(e)
+}
+
 /// The system's shared-memory limits (IPC_INFO), or None if the kernel refuses.
 pub fn info(b: &dyn Backend) -> Option<ShmInfo> {
     let _errno = ErrnoGuard::save();

@@ -158,7 +158,7 @@ pub fn at(
             } else {
                 "read and write"
             };
-            match backend::stat(b, shmid) {
+            match backend::stat_any(b, shmid) {
                 Ok(ds) => e(format_args!(
                     "{call}: segment {shmid} (mode 0{:03o}, owner uid {}) does not grant uid {} {want} access",
                     ds.shm_perm.mode & 0o777,
@@ -211,7 +211,7 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
         EINVAL | EIDRM => e(format_args!(
             "{call}: no segment has id {shmid} (never made, or already removed and destroyed)"
         )),
-        EPERM => match backend::stat(b, shmid) {
+        EPERM => match backend::stat_any(b, shmid) {
             Ok(ds) => e(format_args!(
                 "{call}: only the owner (uid {}), the creator (uid {}) or a privileged process may remove segment {shmid}; this process is uid {}",
                 ds.shm_perm.uid,

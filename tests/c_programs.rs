@@ -43,10 +43,11 @@ fn programs() -> &'static [Program] {
     })
 }
 
-/// target/debug (or release): where cargo put librshm.a and librshm.so.
+/// target/debug/deps: where cargo put the librshm.a and librshm.so this test run built
+/// (the copies one level up are refreshed by `cargo build`, not by `cargo test`).
 fn artifact_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    exe.parent().unwrap().to_path_buf()
 }
 
 /// A directory with librshm.so and librshm.so.0 (the soname) pointing at the built library.
@@ -147,4 +148,4 @@ macro_rules! c_tests {
     };
 }
 
-c_tests!(test_get);
+c_tests!(test_at_dt, test_fork, test_get, test_perm, test_rmid);
