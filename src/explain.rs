@@ -229,3 +229,231 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::{IPC_STAT, SHM_STAT_ANY};
+    use libc::shmid_ds;
+
+    /// Answers the questions explain asks, from fixed facts.
+    struct Fake {
+        /// What shmget(key, 0, 0) returns.
+        id_of_key: c_int,
+        /// Segment size, mode, owner and creator for IPC_STAT (None: EINVAL).
+        seg: Option<(usize, u16, u32, u32)>,
+        /// IPC_STAT needs read permission: refuse it with EACCES (SHM_STAT_ANY still answers).
+        stat_denied: bool,
+        /// (used ids, pages in use) for SHM_INFO.
+        usage: (c_int, u64),
+    }
+
+    impl Backend for Fake {
+        fn shmget(&self, _key: key_t, _size: usize, _flags: c_int) -> c_int {
+            self.id_of_key
+        }
+        unsafe fn shmat(&self, _shmid: c_int, _addr: usize, _flags: c_int) -> usize {
+            unreachable!()
+        }
+        unsafe fn shmdt(&self, _addr: usize) -> c_int {
+            unreachable!()
+        }
+        unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+            match cmd {
+                IPC_STAT | SHM_STAT_ANY => {
+                    if cmd == IPC_STAT && self.stat_denied {
+                        crate::error::set_errno(EACCES);
+                        return -1;
+                    }
+                    let Some((size, mode, uid, cuid)) = self.seg else {
+                        crate::error::set_errno(EINVAL);
+                        return -1;
+                    };
+                    // SAFETY: the callers pass a valid shmid_ds.
+                    let ds = unsafe { &mut *buf };
+                    ds.shm_segsz = size;
+                    ds.shm_perm.mode = mode;
+                    ds.shm_perm.uid = uid;
+                    ds.shm_perm.cuid = cuid;
+                    if cmd == SHM_STAT_ANY { 32776 } else { 0 }
+                }
+                SHM_INFO => {
+                    // SAFETY: explain passes a ShmUsage for SHM_INFO.
+                    let u = unsafe { &mut *(buf as *mut ShmUsage) };
+                    u.used_ids = self.usage.0;
+                    u.shm_tot = self.usage.1;
+                    0
+                }
+                _ => -1,
+            }
+        }
+    }
+
+    const NONE: Fake = Fake {
+        id_of_key: -1,
+        seg: None,
+        stat_denied: false,
+        usage: (0, 0),
+    };
+    const L: Limits = Limits {
+        shmmin: 1,
+        shmmax: 1 << 40,
+        shmall: 1000,
+        shmmni: 4096,
+        shmlba: 4096,
+    };
+
+    fn get_msg(b: &Fake, key: key_t, size: usize, flags: c_int, errno: c_int) -> String {
+        let e = get(b, "shmget", key, size, flags, &L, errno);
+        assert_eq!(e.errno, errno);
+        e.message().to_string()
+    }
+
+    #[test]
+    fn every_shmget_errno_gets_a_sentence() {
+        let existing = Fake {
+            id_of_key: 7,
+            seg: Some((4096, 0o600, 0, 0)),
+            ..NONE
+        };
+        assert_eq!(
+            get_msg(&NONE, 0x10, 1, 0, ENOENT),
+            "shmget: no segment has key 0x00000010 and IPC_CREAT was not given"
+        );
+        assert_eq!(
+            get_msg(&existing, 0x10, 1, 0o3600, EEXIST),
+            "shmget: key 0x00000010 already has a segment (shmid 7) and IPC_EXCL asks for a new one"
+        );
+        assert_eq!(
+            get_msg(&existing, 0x10, 8192, 0o600, EINVAL),
+            "shmget: size 8192 is larger than the existing segment of key 0x00000010 (shmid 7, 4096 bytes)"
+        );
+        assert_eq!(
+            get_msg(&NONE, 0x10, 0, 0o1600, EINVAL),
+            "shmget: size 0 is below SHMMIN (1) for a new segment"
+        );
+        assert_eq!(
+            get_msg(&NONE, 0x10, (1 << 40) + 1, 0o1600, EINVAL),
+            "shmget: size 1099511627777 is above SHMMAX (1099511627776) for a new segment"
+        );
+        assert_eq!(
+            get_msg(&NONE, 0, 1 << 40, 0o1600, ENOMEM),
+            "shmget: the kernel could not allocate 1099511627776 bytes for a new segment (out of memory, or the overcommit limit)"
+        );
+        assert_eq!(
+            get_msg(
+                &Fake {
+                    usage: (4096, 10),
+                    ..NONE
+                },
+                0,
+                4096,
+                0o1600,
+                ENOSPC
+            ),
+            "shmget: all SHMMNI (4096) segment ids are in use; no new segment can be made"
+        );
+        assert_eq!(
+            get_msg(
+                &Fake {
+                    usage: (3, 999),
+                    ..NONE
+                },
+                0,
+                8192,
+                0o1600,
+                ENOSPC
+            ),
+            "shmget: 8192 more bytes would exceed SHMALL (1000 pages in all; 999 in use)"
+        );
+        assert!(get_msg(&existing, 0x10, 0, 0o700, EACCES).ends_with(
+            "the access flags 0700 ask for; the execute bits in flags ask for access no segment grants"
+        ));
+        assert_eq!(
+            get_msg(&NONE, 0, 4096, 0o1600 | crate::names::SHM_HUGETLB, EPERM),
+            "shmget: SHM_HUGETLB needs CAP_IPC_LOCK or the group in /proc/sys/vm/hugetlb_shm_group"
+        );
+        assert_eq!(
+            get_msg(&NONE, 0, 4096, 0, ENFILE),
+            "shmget: the system-wide limit on open files is reached"
+        );
+        assert_eq!(
+            get_msg(&NONE, 0, 4096, 0, libc::EFAULT),
+            "shmget: the kernel refused with EFAULT"
+        );
+    }
+
+    #[test]
+    fn shmat_and_rmid_errors_name_mode_and_owner_even_without_read_permission() {
+        let denied = Fake {
+            seg: Some((4096, 0o600, 0, 0)),
+            stat_denied: true,
+            ..NONE
+        };
+        let e = at(&denied, "shmat", 32776, 0, 0, EACCES);
+        let uid = euid();
+        assert_eq!(
+            e.message(),
+            format!(
+                "shmat: segment 32776 (mode 0600, owner uid 0) does not grant uid {uid} read and write access"
+            )
+        );
+        let e = rmid(
+            &Fake {
+                seg: Some((4096, 0o600, 5, 6)),
+                ..NONE
+            },
+            "shmctl",
+            32776,
+            EPERM,
+        );
+        assert_eq!(
+            e.message(),
+            format!(
+                "shmctl: only the owner (uid 5), the creator (uid 6) or a privileged process may remove segment 32776; this process is uid {uid}"
+            )
+        );
+        assert_eq!(
+            at(&NONE, "shmat", 9, 0, 0, EINVAL).message(),
+            "shmat: no segment has id 9 (never made, or removed and destroyed)"
+        );
+        let live = Fake {
+            seg: Some((4096, 0o600, 0, 0)),
+            ..NONE
+        };
+        assert_eq!(
+            at(&live, "shmat", 9, 0x7000_0000_0000, 0, EINVAL).message(),
+            "shmat: address 0x700000000000 overlaps a mapping already there; SHM_REMAP replaces it"
+        );
+        assert_eq!(
+            at(&NONE, "shmat", 9, 0, 0, EIDRM).message(),
+            "shmat: segment 9 was removed"
+        );
+        assert_eq!(
+            at(&NONE, "shmat", 9, 0, 0, ENOMEM).message(),
+            "shmat: no room in the address space to attach segment 9"
+        );
+        assert_eq!(
+            rmid(&NONE, "rshm_rmid", 9, EINVAL).message(),
+            "rshm_rmid: no segment has id 9 (never made, or already removed and destroyed)"
+        );
+    }
+
+    #[test]
+    fn explaining_never_changes_errno() {
+        crate::error::set_errno(12345);
+        let _ = get(&NONE, "shmget", 0x10, 8192, 0o600, &L, EINVAL);
+        let _ = at(
+            &Fake {
+                stat_denied: true,
+                ..NONE
+            },
+            "shmat",
+            9,
+            0,
+            0,
+            EACCES,
+        );
+        assert_eq!(crate::error::errno(), 12345);
+    }
+}

@@ -148,4 +148,13 @@ macro_rules! c_tests {
     };
 }
 
-c_tests!(test_at_dt, test_cxx, test_fork, test_get, test_log, test_perm, test_rmid, test_signal);
+c_tests!(
+    test_at_dt,
+    test_cxx,
+    test_fork,
+    test_get,
+    test_log,
+    test_perm,
+    test_rmid,
+    test_signal
+);

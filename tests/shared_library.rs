@@ -6,12 +6,20 @@ use std::process::Command;
 
 fn shared_library() -> PathBuf {
     // target/<profile>/deps, where this run's librshm.so is.
-    std::env::current_exe().unwrap().parent().unwrap().join("librshm.so")
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("librshm.so")
 }
 
 #[test]
 fn exports_only_the_documented_rshm_functions() {
-    let out = Command::new("nm").args(["-D", "--defined-only"]).arg(shared_library()).output().expect("nm");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(shared_library())
+        .output()
+        .expect("nm");
     assert!(out.status.success());
     let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -20,14 +28,28 @@ fn exports_only_the_documented_rshm_functions() {
     names.sort();
     assert_eq!(
         names,
-        ["rshm_at", "rshm_attachment_count", "rshm_dt", "rshm_get", "rshm_last_error", "rshm_rmid"]
+        [
+            "rshm_at",
+            "rshm_attachment_count",
+            "rshm_dt",
+            "rshm_get",
+            "rshm_last_error",
+            "rshm_rmid"
+        ]
     );
 }
 
 #[test]
 fn soname_is_librshm_so_0() {
-    let out = Command::new("readelf").arg("-d").arg(shared_library()).output().expect("readelf");
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(shared_library())
+        .output()
+        .expect("readelf");
     let text = String::from_utf8_lossy(&out.stdout);
-    let soname = text.lines().find(|l| l.contains("(SONAME)")).expect("a SONAME entry");
+    let soname = text
+        .lines()
+        .find(|l| l.contains("(SONAME)"))
+        .expect("a SONAME entry");
     assert!(soname.ends_with("[librshm.so.0]"), "{soname}");
 }
