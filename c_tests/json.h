@@ -124,7 +124,13 @@ static int j_object(struct jparser *p, struct jobj *o, const char *prefix) {
         j_ws(p);
         if (j_string(p, key, sizeof key))
             return -1;
-        snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", key);
+        size_t pl = strlen(prefix), kl = strlen(key);
+        if (pl + 1 + kl + 1 > sizeof full)
+            return -1;
+        memcpy(full, prefix, pl);
+        if (pl)
+            full[pl++] = '.';
+        memcpy(full + pl, key, kl + 1);
         j_ws(p);
         if (*p->s != ':')
             return -1;

@@ -258,7 +258,7 @@ mod tests {
         unsafe fn shmdt(&self, _addr: usize) -> c_int {
             unreachable!()
         }
-        unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+        unsafe fn shmctl(&self, _shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
             match cmd {
                 IPC_STAT | SHM_STAT_ANY => {
                     if cmd == IPC_STAT && self.stat_denied {
