@@ -6,7 +6,7 @@ use crate::backend::{self, Backend};
 use crate::clock::Rfc3339;
 use crate::error::{ErrnoGuard, Error};
 use crate::limits::Limits;
-use crate::names::{Addr, Key, SHM_HUGETLB, SHM_INFO, SHM_RDONLY, errno_name};
+use crate::names::{Addr, Cmd, Key, SHM_HUGETLB, SHM_INFO, SHM_RDONLY, errno_name};
 use crate::registry;
 use libc::{EACCES, EEXIST, EIDRM, EINVAL, ENFILE, ENOENT, ENOMEM, ENOSPC, EPERM, c_int, key_t};
 
@@ -86,6 +86,9 @@ pub fn get(
                 )),
             }
         }
+        ENOMEM if flags & SHM_HUGETLB != 0 => e(format_args!(
+            "{call}: not enough free huge pages for {size} bytes (see /proc/sys/vm/nr_hugepages)"
+        )),
         ENOMEM => e(format_args!(
             "{call}: the kernel could not allocate {size} bytes for a new segment (out of memory, or the overcommit limit)"
         )),
@@ -225,6 +228,34 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
         },
         _ => e(format_args!(
             "{call}: the kernel refused with {}",
+            errno_name(errno)
+        )),
+    }
+}
+
+/// Why shmctl with a command other than IPC_RMID failed with `errno`.
+pub fn ctl(call: &str, shmid: c_int, cmd: c_int, errno: c_int) -> Error {
+    let c = Cmd(cmd);
+    let e = |args| Error::new(errno, args);
+    match errno {
+        EINVAL => e(format_args!(
+            "{call}: no segment has id {shmid}, or {c} is not a command this kernel knows"
+        )),
+        EACCES => e(format_args!(
+            "{call}: {c} needs read permission on segment {shmid}"
+        )),
+        EPERM => e(format_args!(
+            "{call}: {c} on segment {shmid} needs its owner, its creator or a privileged process"
+        )),
+        libc::EFAULT => e(format_args!(
+            "{call}: {c}'s buffer is not in the address space"
+        )),
+        EIDRM => e(format_args!("{call}: segment {shmid} was removed")),
+        libc::EOVERFLOW => e(format_args!(
+            "{call}: a value of segment {shmid} does not fit the buffer of {c}"
+        )),
+        _ => e(format_args!(
+            "{call}: the kernel refused {c} with {}",
             errno_name(errno)
         )),
     }

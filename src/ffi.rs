@@ -1,29 +1,10 @@
 //! The C ABI: thin shells that convert arguments, call the core inside a panic
 //! boundary, and turn an `Err` into errno + `rshm_last_error()`. No logic lives here.
 
-use crate::error::{self, Error};
+use crate::boundary::boundary;
+use crate::error;
 use crate::shm::{self, LIBRARY};
-use core::panic::AssertUnwindSafe;
 use libc::{c_char, c_int, c_void, key_t, size_t};
-
-/// Runs `f`; on `Err` (or a panic, which never unwinds into C) sets errno and this
-/// thread's last error and returns `fail`.
-fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) -> T {
-    let r = std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(Error::new(
-            libc::EINVAL,
-            format_args!("{call}: internal error in rshm (a bug; please report it)"),
-        ))
-    });
-    match r {
-        Ok(v) => v,
-        Err(e) => {
-            error::set_last(&e.msg);
-            error::set_errno(e.errno);
-            fail
-        }
-    }
-}
 
 /// Gets the identifier of the System V shared memory segment of `key`, creating it
 /// with `IPC_CREAT` (see shmget(2)). Returns the id, or -1 with errno set;

@@ -6,6 +6,7 @@
 //! `rshm_last_error`) is in `ffi`, behind the `capi` feature.
 
 pub mod backend;
+pub mod boundary;
 pub mod buf;
 pub mod clock;
 pub mod config;
@@ -15,8 +16,10 @@ pub mod explain;
 pub mod ffi;
 pub mod limits;
 pub mod log;
+pub mod maps;
 pub mod names;
 pub mod registry;
+pub mod report;
 pub mod shm;
 pub mod validate;
 

@@ -6,7 +6,9 @@ use crate::buf::FixedBuf;
 use crate::clock::{Dur, Rfc3339};
 use crate::config::{self, Config, Level};
 use crate::error::ErrnoGuard;
-use crate::names::{Addr, AtFlags, Cmd, GetFlags, Key, errno_name};
+use crate::names::{
+    Addr, AtFlags, Cmd, GetFlags, IPC_INFO, Key, SHM_INFO, SHM_STAT, SHM_STAT_ANY, errno_name,
+};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use libc::{c_int, key_t};
@@ -39,11 +41,13 @@ pub enum Args {
     },
     /// shmctl / rshm_rmid.
     Ctl {
-        /// The segment.
+        /// The segment (an index for SHM_STAT and SHM_STAT_ANY).
         shmid: c_int,
         /// The command.
         cmd: c_int,
     },
+    /// A line of the exit report (no call, no arguments).
+    Report,
 }
 
 /// A call's result.
@@ -53,6 +57,8 @@ pub enum Ret {
     Int(i64),
     /// An address (shmat's success).
     Addr(usize),
+    /// shmget's id, and whether the call created the segment.
+    Created(i64, bool),
 }
 
 /// What one log line reports.
@@ -148,11 +154,26 @@ fn bare<'a>(call: &str, msg: &'a str) -> &'a str {
         .unwrap_or(msg)
 }
 
+/// True for the shmctl commands whose `shmid` argument is an index into the kernel's
+/// table (SHM_STAT, SHM_STAT_ANY).
+fn takes_index(cmd: c_int) -> bool {
+    matches!(cmd, SHM_STAT | SHM_STAT_ANY)
+}
+
+/// What a shmctl command's non-negative result is, when it is not plain success.
+fn ret_kind(cmd: c_int) -> Option<&'static str> {
+    match cmd {
+        IPC_INFO | SHM_INFO => Some("highest index"),
+        SHM_STAT | SHM_STAT_ANY => Some("shmid"),
+        _ => None,
+    }
+}
+
 /// Formats `r` as a text line (newline included).
 pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
     let _ = write!(
         out,
-        "rshm {} {}/{} {} {}(",
+        "rshm {} {}/{} {} {}",
         Rfc3339(s.ts_ns),
         s.pid,
         s.tid,
@@ -160,32 +181,52 @@ pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
         r.call
     );
     let _ = match r.args {
-        Args::Get { key, size, flags } => write!(
-            out,
-            "key={}, size={size}, flags={}",
-            Key(key),
-            GetFlags(flags)
-        ),
-        Args::At { shmid, addr, flags } => write!(
-            out,
-            "shmid={shmid}, addr={}, flags={}",
-            Addr(addr),
-            AtFlags(flags)
-        ),
-        Args::Dt { addr } => write!(out, "addr={}", Addr(addr)),
-        Args::Ctl { shmid, cmd } => write!(out, "shmid={shmid}, cmd={}", Cmd(cmd)),
+        Args::Get { key, size, flags } => {
+            write!(
+                out,
+                "(key={}, size={size}, flags={})",
+                Key(key),
+                GetFlags(flags)
+            )
+        }
+        Args::At { shmid, addr, flags } => {
+            write!(
+                out,
+                "(shmid={shmid}, addr={}, flags={})",
+                Addr(addr),
+                AtFlags(flags)
+            )
+        }
+        Args::Dt { addr } => write!(out, "(addr={})", Addr(addr)),
+        Args::Ctl { shmid, cmd } if takes_index(cmd) => {
+            write!(out, "(index={shmid}, cmd={})", Cmd(cmd))
+        }
+        Args::Ctl { shmid, cmd } => write!(out, "(shmid={shmid}, cmd={})", Cmd(cmd)),
+        Args::Report => Ok(()),
     };
-    let _ = match r.ret {
-        Ret::Int(n) => write!(out, ") = {n}"),
-        Ret::Addr(a) => write!(out, ") = {}", Addr(a)),
+    let _ = match (r.ret, r.args) {
+        (_, Args::Report) => Ok(()),
+        (Ret::Addr(a), _) => write!(out, " = {}", Addr(a)),
+        (Ret::Int(n), _) => write!(out, " = {n}"),
+        (Ret::Created(n, true), _) => write!(out, " = {n} (created)"),
+        (Ret::Created(n, false), _) => write!(out, " = {n}"),
     };
+    if let (Ret::Int(n), Args::Ctl { cmd, .. }) = (r.ret, r.args) {
+        if let Some(kind) = ret_kind(cmd).filter(|_| n >= 0) {
+            let _ = write!(out, " ({kind})");
+        }
+    }
     if r.errno != 0 {
         let _ = write!(out, " {}", errno_name(r.errno));
     }
     if !r.msg.is_empty() {
         let _ = write!(out, ": {}", bare(r.call, r.msg));
     }
-    end_line(out, format_args!(" [{}]\n", Dur(r.dur_ns)));
+    if matches!(r.args, Args::Report) {
+        end_line(out, format_args!("\n"));
+    } else {
+        end_line(out, format_args!(" [{}]\n", Dur(r.dur_ns)));
+    }
 }
 
 /// Formats `r` as one JSON object (newline included).
@@ -208,20 +249,27 @@ pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
                 GetFlags(flags)
             )
         }
-        Args::At { shmid, addr, flags } => {
+        Args::At { shmid, addr, flags } => write!(
+            out,
+            "\"shmid\":{shmid},\"addr\":{},\"flags\":\"{}\"",
+            JsonAddr(addr),
+            AtFlags(flags)
+        ),
+        Args::Dt { addr } => write!(out, "\"addr\":{}", JsonAddr(addr)),
+        Args::Ctl { shmid, cmd } if takes_index(cmd) => {
             write!(
                 out,
-                "\"shmid\":{shmid},\"addr\":{},\"flags\":\"{}\"",
-                JsonAddr(addr),
-                AtFlags(flags)
+                "\"shmid\":null,\"index\":{shmid},\"cmd\":\"{}\"",
+                Cmd(cmd)
             )
         }
-        Args::Dt { addr } => write!(out, "\"addr\":{}", JsonAddr(addr)),
         Args::Ctl { shmid, cmd } => write!(out, "\"shmid\":{shmid},\"cmd\":\"{}\"", Cmd(cmd)),
+        Args::Report => Ok(()),
     };
     let _ = match r.ret {
         Ret::Int(n) => write!(out, "}},\"ret\":{n}"),
         Ret::Addr(a) => write!(out, "}},\"ret\":\"{:#x}\"", a),
+        Ret::Created(n, c) => write!(out, "}},\"ret\":{n},\"created\":{c}"),
     };
     let _ = if r.errno != 0 {
         write!(out, ",\"errno\":\"{}\"", errno_name(r.errno))

@@ -211,6 +211,8 @@ pub struct Attachment {
     pub size: u64,
     /// The shmat flags used.
     pub flags: i32,
+    /// The process that attached it (a forked child inherits its parent's attachments).
+    pub pid: i32,
     /// When it was attached (wall clock, ns).
     pub attached_ns: u64,
     /// When it was detached (wall clock, ns; 0 while attached).
@@ -224,7 +226,8 @@ impl Attachment {
             addr,
             shmid: seen.v[0] as i32,
             size: seen.v[1],
-            flags: seen.v[2] as i32,
+            flags: seen.v[2] as u32 as i32,
+            pid: (seen.v[2] >> 32) as i32,
             attached_ns: seen.v[3],
             detached_ns: seen.v[4],
         }
@@ -338,12 +341,11 @@ pub fn segment_removed(shmid: i32) {
     );
 }
 
-/// Records an attachment at `addr`; `size` is the segment's size (0 if unknown).
-pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, now_ns: u64) {
-    if !ATTACHMENTS.insert(
-        addr as u64,
-        [shmid as u32 as u64, size, flags as u32 as u64, now_ns, 0],
-    ) {
+/// Records an attachment at `addr` made by process `pid`; `size` is the segment's size
+/// (0 if unknown).
+pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, pid: i32, now_ns: u64) {
+    let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
+    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now_ns, 0]) {
         UNTRACKED.fetch_add(1, Relaxed);
     }
     let k = seg_key(shmid);
@@ -433,7 +435,7 @@ mod tests {
     #[test]
     fn attach_then_detach_keeps_a_dead_record() {
         let addr = 0x5000_0000_0000;
-        attached(addr, 900_001, 4096, 0, 11);
+        attached(addr, 900_001, 4096, 0, 1, 11);
         let a = attachment(addr).expect("live");
         assert_eq!((a.shmid, a.size, a.attached_ns), (900_001, 4096, 11));
         assert_eq!(attach_count(900_001), 1);
@@ -447,11 +449,11 @@ mod tests {
     #[test]
     fn reattach_at_same_address_replaces_the_entry_and_a_stale_detach_is_ignored() {
         let addr = 0x5100_0000_0000;
-        attached(addr, 900_010, 4096, 0, 1);
+        attached(addr, 900_010, 4096, 0, 1, 1);
         let old = attachment(addr).unwrap();
         // Another thread detaches, the kernel hands the address out again, and the new
         // attach is recorded before the first thread records its detach.
-        attached(addr, 900_011, 8192, 0, 2);
+        attached(addr, 900_011, 8192, 0, 1, 2);
         detached(&old, 3);
         let now = attachment(addr).expect("the new attachment survives");
         assert_eq!((now.shmid, now.size), (900_011, 8192));
@@ -461,8 +463,8 @@ mod tests {
     fn removal_while_attached_keeps_the_segment_until_the_last_detach() {
         let id = 900_020;
         segment_got(id, 0x1234, 4096, 0o600, true, 77, 5);
-        attached(0x5200_0000_0000, id, 4096, 0, 6);
-        attached(0x5200_0001_0000, id, 4096, 0, 6);
+        attached(0x5200_0000_0000, id, 4096, 0, 1, 6);
+        attached(0x5200_0001_0000, id, 4096, 0, 1, 6);
         assert_eq!(attach_count(id), 2);
         segment_removed(id);
         let s = segment(id).unwrap();
@@ -481,7 +483,7 @@ mod tests {
     fn thousands_of_entries_colliding_or_not_are_all_found() {
         let base = 0x6000_0000_0000usize;
         for i in 0..5000 {
-            attached(base + i * 4096, 910_000 + i as i32, 4096, 0, 1);
+            attached(base + i * 4096, 910_000 + i as i32, 4096, 0, 1, 1);
         }
         for i in 0..5000 {
             assert_eq!(

@@ -8,6 +8,7 @@ use crate::error::{Error, Msg, errno};
 use crate::explain;
 use crate::limits;
 use crate::log::{self, Args, Record, Ret};
+use crate::maps;
 use crate::names::{Addr, IPC_CREAT, IPC_EXCL, IPC_RMID};
 use crate::registry;
 use crate::validate;
@@ -25,6 +26,8 @@ pub struct Api {
     pub default_level: Level,
     /// Report broken rules and call the kernel anyway (unless `RSHM_STRICT=1`).
     pub observe: bool,
+    /// Run at exit when `RSHM_REPORT=1` (it calls [`crate::report::run`]).
+    pub at_exit: Option<extern "C" fn()>,
 }
 
 /// The linkable library: libc's functions, `rshm_*` names, rules enforced, `warn` by default.
@@ -33,7 +36,12 @@ pub static LIBRARY: Api = Api {
     names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
     default_level: Level::Warn,
     observe: false,
+    at_exit: Some(library_at_exit),
 };
+
+extern "C" fn library_at_exit() {
+    crate::report::run(&LIBRARY);
+}
 
 impl Api {
     fn enforces(&self, c: &Config) -> bool {
@@ -53,6 +61,9 @@ struct Call<'a> {
 impl<'a> Call<'a> {
     fn start(api: &'a Api, which: usize, args: Args) -> Self {
         let cfg = config::get(api.default_level);
+        if cfg.report {
+            crate::report::arm(api);
+        }
         // Time the call only when some line may be written.
         let t0 = if cfg.level >= Level::Warn {
             clock::mono_ns()
@@ -142,7 +153,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
         pid,
         clock::realtime_ns(),
     );
-    call.done(Ret::Int(id.into()), &warning);
+    call.done(Ret::Created(id.into(), created), &warning);
     Ok(id)
 }
 
@@ -166,7 +177,14 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
         Some(n) if n > 0 => n,
         _ => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
     };
-    registry::attached(p, shmid, size, flags, clock::realtime_ns());
+    registry::attached(
+        p,
+        shmid,
+        size,
+        flags,
+        config::getpid(),
+        clock::realtime_ns(),
+    );
     call.done(Ret::Addr(p), &warning);
     Ok(p)
 }
@@ -179,7 +197,7 @@ pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
     let call = Call::start(api, 2, Args::Dt { addr });
     let lim = limits::get(api.backend);
     let mut warning = call.check(validate::dt(call.name, addr, &lim))?;
-    let seen = registry::attachment(addr);
+    let seen = registry::attachment(addr).or_else(|| recognise(addr));
     if seen.is_none() && registry::detached_attachment(addr).is_none() {
         warning.push_fmt(format_args!(
             "address {} was not attached through rshm (by other code, or before rshm was loaded)",
@@ -195,6 +213,14 @@ pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
     }
     call.done(Ret::Int(0), &warning);
     Ok(())
+}
+
+/// An attachment the registry missed (made before rshm was loaded, or by a raw syscall)
+/// but that /proc/self/maps shows at `addr`: recorded now, so it is not called foreign.
+fn recognise(addr: usize) -> Option<registry::Attachment> {
+    let found = maps::sysv_at(addr)?;
+    registry::attached(addr, found.shmid, found.size, 0, config::getpid(), 0);
+    registry::attachment(addr)
 }
 
 /// shmctl(IPC_RMID): marks segment `shmid` for removal; it is destroyed after the last
@@ -223,4 +249,28 @@ pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
     registry::segment_removed(shmid);
     call.done(Ret::Int(0), &warning);
     Ok(())
+}
+
+/// shmctl: IPC_RMID goes through [`rmid`]; every other command is forwarded unchanged and
+/// logged (IPC_INFO and SHM_INFO return an index, SHM_STAT and SHM_STAT_ANY take one).
+///
+/// # Safety
+/// As shmctl(2): `buf` must be valid for what `cmd` reads or writes.
+pub unsafe fn ctl(
+    api: &Api,
+    shmid: c_int,
+    cmd: c_int,
+    buf: *mut libc::shmid_ds,
+) -> Result<c_int, Error> {
+    if cmd == IPC_RMID {
+        return rmid(api, shmid).map(|()| 0);
+    }
+    let call = Call::start(api, 3, Args::Ctl { shmid, cmd });
+    // SAFETY: the caller guarantees `buf` fits `cmd`.
+    let r = unsafe { api.backend.shmctl(shmid, cmd, buf) };
+    if r < 0 {
+        return Err(call.failed(explain::ctl(call.name, shmid, cmd, errno())));
+    }
+    call.done(Ret::Int(r.into()), &Msg::new());
+    Ok(r)
 }

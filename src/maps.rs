@@ -1,0 +1,136 @@
+//! Finds System V attachments in /proc/self/maps, for addresses attached before rshm saw
+//! them (before it was loaded, or by a raw syscall). The kernel names such a mapping
+//! `/SYSV<key> (deleted)` and gives the segment's id as its inode number. Reads with
+//! open/read/close into a stack buffer: no allocation, safe in a signal handler.
+
+use crate::error::ErrnoGuard;
+
+/// A System V attachment found in the maps: segment id and mapped length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The segment's id (the mapping's inode number).
+    pub shmid: i32,
+    /// Bytes mapped from `addr` on (adjacent pieces of the same segment added up).
+    pub size: u64,
+}
+
+/// The System V attachment that starts at `addr`, if the maps list one.
+pub fn sysv_at(addr: usize) -> Option<Found> {
+    let _errno = ErrnoGuard::save();
+    // SAFETY: the path is a NUL-terminated literal.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/maps".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 4096];
+    let mut have = 0usize;
+    let mut found: Option<Found> = None;
+    let mut next_start = 0usize;
+    'read: loop {
+        // SAFETY: reads at most the free part of `buf`.
+        let n = unsafe { libc::read(fd, buf[have..].as_mut_ptr().cast(), buf.len() - have) };
+        if n <= 0 {
+            break;
+        }
+        have += n as usize;
+        let mut used = 0;
+        while let Some(nl) = buf[used..have].iter().position(|&b| b == b'\n') {
+            let line = &buf[used..used + nl];
+            used += nl + 1;
+            let Some(m) = parse(line) else { continue };
+            match found {
+                None if m.start == addr && m.sysv => {
+                    found = Some(Found {
+                        shmid: m.inode as i32,
+                        size: (m.end - m.start) as u64,
+                    });
+                    next_start = m.end;
+                }
+                Some(ref mut f) if m.start == next_start && m.sysv && m.inode as i32 == f.shmid => {
+                    f.size += (m.end - m.start) as u64;
+                    next_start = m.end;
+                }
+                Some(_) => break 'read,
+                None => {}
+            }
+        }
+        buf.copy_within(used..have, 0);
+        have -= used;
+        if have == buf.len() {
+            // A line longer than the buffer: drop it.
+            have = 0;
+        }
+    }
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    found
+}
+
+struct MapLine {
+    start: usize,
+    end: usize,
+    inode: u64,
+    sysv: bool,
+}
+
+/// Parses `start-end perms offset dev inode path`.
+fn parse(line: &[u8]) -> Option<MapLine> {
+    let text = core::str::from_utf8(line).ok()?;
+    let mut fields = text.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let inode = fields.nth(3)?.parse().ok()?;
+    let sysv = fields.next().is_some_and(|p| p.starts_with("/SYSV"));
+    Some(MapLine {
+        start: usize::from_str_radix(start, 16).ok()?,
+        end: usize::from_str_radix(end, 16).ok()?,
+        inode,
+        sysv,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_sysv_line() {
+        let m =
+            parse(b"7f3a0c000000-7f3a0c001000 rw-s 00000000 00:01 32770   /SYSV0000162e (deleted)")
+                .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.inode, m.sysv),
+            (0x7f3a0c000000, 0x7f3a0c001000, 32770, true)
+        );
+        let m = parse(b"7f3a0c000000-7f3a0c001000 r--p 00000000 08:01 1234 /usr/lib/libc.so.6")
+            .unwrap();
+        assert!(!m.sysv);
+        assert!(parse(b"garbage").is_none());
+    }
+
+    #[test]
+    fn finds_a_raw_attachment_with_its_id_and_size() {
+        // SAFETY: plain SysV calls on a private segment this test owns.
+        unsafe {
+            let id = libc::shmget(libc::IPC_PRIVATE, 3 * 4096, libc::IPC_CREAT | 0o600);
+            assert!(id >= 0);
+            let p = libc::shmat(id, core::ptr::null(), 0) as usize;
+            libc::shmctl(id, libc::IPC_RMID, core::ptr::null_mut());
+            assert_ne!(p, usize::MAX);
+            assert_eq!(
+                sysv_at(p),
+                Some(Found {
+                    shmid: id,
+                    size: 3 * 4096
+                })
+            );
+            assert_eq!(sysv_at(p + 4096), None);
+            libc::shmdt(p as *const libc::c_void);
+            assert_eq!(sysv_at(p), None);
+        }
+    }
+}
