@@ -116,7 +116,7 @@ static int read_lines(const char *path, char lines[][1024], int max) {
     return n;
 }
 
-/* ts, pid, tid, level, call, args..., ret, errno, [msg], dur_ns: in this order. */
+/* ts, pid, tid, level, call, args..., ret, [created], errno, [msg], dur_ns: in this order. */
 static int keys_in_order(const struct jobj *o) {
     const char *want[] = {"ts", "pid", "tid", "level", "call"};
     for (int i = 0; i < 5; i++)
@@ -125,9 +125,14 @@ static int keys_in_order(const struct jobj *o) {
     int i = 5;
     while (i < o->n && !strncmp(o->f[i].key, "args.", 5))
         i++;
-    if (i == 5 || i + 3 > o->n || strcmp(o->f[i].key, "ret") || strcmp(o->f[i + 1].key, "errno"))
+    if (i == 5 || i + 3 > o->n || strcmp(o->f[i].key, "ret"))
         return 0;
-    i += 2;
+    i++;
+    if (!strcmp(o->f[i].key, "created"))
+        i++;
+    if (i >= o->n || strcmp(o->f[i].key, "errno"))
+        return 0;
+    i++;
     if (i < o->n && !strcmp(o->f[i].key, "msg"))
         i++;
     return i + 1 == o->n && !strcmp(o->f[i].key, "dur_ns") && o->f[i].type == J_NUM;
@@ -172,6 +177,8 @@ static void test_json(const char *dir) {
           "get: args decoded");
     CHECK(json_is(&o[0], "ret", J_NUM, num) && json_is(&o[0], "errno", J_NULL, "null") && !json_get(&o[0], "msg"),
           "get: ret is the id, errno null, no msg");
+    CHECK(json_is(&o[0], "created", J_BOOL, "true"), "get: created is true for a new segment");
+    CHECK(!json_get(&o[1], "created") && !json_get(&o[5], "created"), "created only on shmget successes");
     /* 2: rshm_at returned an address */
     CHECK(json_is(&o[1], "call", J_STR, "rshm_at") && json_is(&o[1], "args.shmid", J_NUM, num) &&
               json_is(&o[1], "args.addr", J_NULL, "null") && json_is(&o[1], "args.flags", J_STR, "SHM_RDONLY"),

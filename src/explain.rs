@@ -405,6 +405,16 @@ mod tests {
             "shmget: SHM_HUGETLB needs CAP_IPC_LOCK or the group in /proc/sys/vm/hugetlb_shm_group"
         );
         assert_eq!(
+            get_msg(
+                &NONE,
+                0,
+                1 << 21,
+                0o1600 | crate::names::SHM_HUGETLB,
+                ENOMEM
+            ),
+            "shmget: not enough free huge pages for 2097152 bytes (see /proc/sys/vm/nr_hugepages)"
+        );
+        assert_eq!(
             get_msg(&NONE, 0, 4096, 0, ENFILE),
             "shmget: the system-wide limit on open files is reached"
         );
