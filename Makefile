@@ -10,14 +10,18 @@ DEMO := target/demo
 # Counts the shared-memory segments on this machine (ipcs -m data lines).
 SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
 
+# The two packages are built (and tested) by separate cargo runs: built together,
+# cargo would unify rshm's features and the preload library would export rshm_* too.
+PACKAGES := rshm rshm-preload
+
 .PHONY: all test demo clean
 
 all:
-	$(CARGO) build --release --workspace
+	for p in $(PACKAGES); do $(CARGO) build --release -p $$p || exit 1; done
 
 test:
 	@before=$$($(SEGMENTS)); \
-	$(CARGO) test --workspace; status=$$?; \
+	status=0; for p in $(PACKAGES); do $(CARGO) test -p $$p || status=1; done; \
 	after=$$($(SEGMENTS)); \
 	if [ $$after -gt $$before ]; then \
 		echo "make test: ipcs -m lists $$((after - before)) more segment(s) than before the tests"; \

@@ -1,0 +1,794 @@
+//! librshm_preload.so and rshm-trace on unmodified programs: the C programs in
+//! preload/c_progs (built without rshm's header), util-linux's ipcmk/ipcrm, and Perl.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// This run's preload library (target/<profile>/deps).
+fn preload_so() -> PathBuf {
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("librshm_preload.so")
+}
+
+/// Compiles preload/c_progs/NAME.c with the system C compiler.
+fn build(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c_progs")
+        .join(format!("{name}.c"));
+    let out = tmp().join(format!("prog-{name}"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let st = Command::new(cc)
+        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("running cc");
+    assert!(st.success(), "compiling {}", src.display());
+    out
+}
+
+/// A fresh log file name, removed when dropped.
+struct Log(PathBuf);
+
+impl Log {
+    fn new(tag: &str) -> Log {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let p = tmp().join(format!("log-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        Log(p)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.0)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn json(&self) -> Vec<BTreeMap<String, String>> {
+        self.lines()
+            .iter()
+            .map(|l| fields(l).unwrap_or_else(|| panic!("not a JSON log line: {l}")))
+            .collect()
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Segments a test must remove whatever happens.
+struct Cleanup(Vec<i32>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for &id in &self.0 {
+            // SAFETY: IPC_RMID reads no buffer.
+            unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// Runs `prog` with `env`, preloaded or not; RSHM_* of the test's own environment removed.
+fn run(prog: &Path, args: &[&str], env: &[(&str, &str)], preload: bool) -> Output {
+    let mut c = Command::new(prog);
+    c.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RSHM_") || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    if preload {
+        c.env("LD_PRELOAD", preload_so());
+    }
+    c.envs(env.iter().copied());
+    c.output().unwrap()
+}
+
+fn json_env(log: &Log) -> Vec<(&'static str, String)> {
+    vec![
+        ("RSHM_LOG_FORMAT", "json".into()),
+        ("RSHM_LOG_FILE", log.0.display().to_string()),
+    ]
+}
+
+fn run_traced(prog: &Path, args: &[&str], log: &Log, extra: &[(&str, &str)]) -> Output {
+    let env = json_env(log);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    run(prog, args, &all, true)
+}
+
+/// "fact NAME VALUE" lines a program printed on stderr.
+fn facts(out: &Output) -> BTreeMap<String, String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("fact "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A flat view of one JSON log line: `args.key` for nested keys, strings unquoted.
+fn fields(line: &str) -> Option<BTreeMap<String, String>> {
+    fn string(s: &mut &str) -> Option<String> {
+        *s = s.strip_prefix('"')?;
+        let mut out = String::new();
+        let mut chars = s.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    *s = &s[i + 1..];
+                    return Some(out);
+                }
+                '\\' => match chars.next()?.1 {
+                    'n' => out.push('\n'),
+                    'u' => {
+                        let hex: String =
+                            (0..4).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    e => out.push(e),
+                },
+                c => out.push(c),
+            }
+        }
+        None
+    }
+    fn object(s: &mut &str, prefix: &str, out: &mut BTreeMap<String, String>) -> Option<()> {
+        *s = s.strip_prefix('{')?;
+        if let Some(r) = s.strip_prefix('}') {
+            *s = r;
+            return Some(());
+        }
+        loop {
+            let key = string(s)?;
+            *s = s.strip_prefix(':')?;
+            let full = if prefix.is_empty() {
+                key
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if s.starts_with('{') {
+                object(s, &full, out)?;
+            } else if s.starts_with('"') {
+                let v = string(s)?;
+                out.insert(full, v);
+            } else {
+                let end = s.find([',', '}'])?;
+                out.insert(full, s[..end].to_string());
+                *s = &s[end..];
+            }
+            if let Some(r) = s.strip_prefix(',') {
+                *s = r;
+            } else {
+                *s = s.strip_prefix('}')?;
+                return Some(());
+            }
+        }
+    }
+    let mut s = line;
+    let mut out = BTreeMap::new();
+    object(&mut s, "", &mut out)?;
+    s.is_empty().then_some(out)
+}
+
+fn get<'a>(m: &'a BTreeMap<String, String>, k: &str) -> &'a str {
+    m.get(k).map(String::as_str).unwrap_or("<absent>")
+}
+
+/// Asserts the fields of `line` named in `want`.
+fn expect(line: &BTreeMap<String, String>, want: &[(&str, &str)]) {
+    for (k, v) in want {
+        assert_eq!(get(line, k), *v, "field {k} of {line:?}");
+    }
+}
+
+fn unique_key() -> String {
+    format!(
+        "{:#x}",
+        0x7e00_0000u32 | (std::process::id() & 0xffff) << 8 | 0x5a
+    )
+}
+
+#[test]
+fn an_unmodified_program_behaves_the_same_and_its_json_trace_matches_what_it_did() {
+    let prog = build("basic");
+    let key = unique_key();
+    let plain = run(&prog, &[&key], &[], false);
+    let log = Log::new("basic");
+    let traced = run_traced(&prog, &[&key], &log, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        String::from_utf8_lossy(&traced.stdout)
+    );
+    assert_eq!(plain.status.code(), traced.status.code());
+    assert_eq!(traced.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&traced.stdout);
+    assert!(stdout.contains("child: 0, wrote \"child\""), "{stdout}");
+    assert!(stdout.contains("still readable: parent"), "{stdout}");
+
+    let f = facts(&traced);
+    let (id, addr, fixed) = (&f["id"], &f["addr"], &f["fixed"]);
+    let pid = traced_pid(&log);
+    let missing = key_hex(&key);
+    let lines = log.json();
+    let (mine, child): (Vec<_>, Vec<_>) = lines.iter().partition(|l| get(l, "pid") == pid);
+    assert!(
+        child.iter().all(|l| get(l, "pid") == f["child"]),
+        "the forked child logs its own pid"
+    );
+    assert_eq!(child.len(), 2);
+    expect(
+        child[0],
+        &[("call", "shmat"), ("args.shmid", id), ("errno", "null")],
+    );
+    expect(child[1], &[("call", "shmdt"), ("ret", "0")]);
+    let want: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("call", "shmget"),
+            ("args.key", "IPC_PRIVATE"),
+            ("args.size", "4096"),
+            ("args.flags", "IPC_CREAT|0600"),
+            ("ret", id),
+            ("created", "true"),
+            ("errno", "null"),
+            ("level", "info"),
+        ],
+        vec![
+            ("call", "shmat"),
+            ("args.shmid", id),
+            ("args.addr", "null"),
+            ("args.flags", "0"),
+            ("ret", addr),
+        ],
+        vec![
+            ("call", "shmdt"),
+            ("args.addr", addr),
+            ("ret", "0"),
+            ("errno", "null"),
+        ],
+        vec![
+            ("call", "shmdt"),
+            ("args.addr", addr),
+            ("ret", "-1"),
+            ("errno", "EINVAL"),
+            ("level", "warn"),
+        ],
+        vec![
+            ("call", "shmctl"),
+            ("args.shmid", id),
+            ("args.cmd", "IPC_STAT"),
+            ("ret", "0"),
+        ],
+        vec![
+            ("call", "shmctl"),
+            ("args.cmd", "IPC_INFO"),
+            ("ret", &f["ipc_info"]),
+        ],
+        vec![
+            ("call", "shmctl"),
+            ("args.shmid", "null"),
+            ("args.index", &f["index"]),
+            ("args.cmd", "SHM_STAT"),
+            ("ret", id),
+        ],
+        vec![
+            ("call", "shmat"),
+            ("args.shmid", id),
+            ("args.flags", "SHM_REMAP"),
+            ("args.addr", fixed),
+            ("ret", fixed),
+        ],
+        vec![("call", "shmdt"), ("args.addr", fixed), ("ret", "0")],
+        vec![
+            ("call", "shmat"),
+            ("args.shmid", id),
+            ("args.flags", "SHM_RDONLY"),
+        ],
+        vec![
+            ("call", "shmctl"),
+            ("args.shmid", id),
+            ("args.cmd", "IPC_RMID"),
+            ("ret", "0"),
+            ("level", "warn"),
+        ],
+        vec![
+            ("call", "shmget"),
+            ("args.key", &missing),
+            ("args.size", "64"),
+            ("args.flags", "0600"),
+            ("ret", "-1"),
+            ("errno", "ENOENT"),
+        ],
+        vec![
+            ("call", "shmat"),
+            ("args.shmid", "-1"),
+            ("ret", "-1"),
+            ("errno", "EINVAL"),
+        ],
+    ];
+    assert_eq!(mine.len(), want.len(), "{mine:#?}");
+    for (line, w) in mine.iter().zip(&want) {
+        expect(line, w);
+    }
+    assert!(get(mine[3], "msg").starts_with(&format!("address {addr} was already detached (at ")));
+    assert_eq!(
+        get(mine[10], "msg"),
+        format!(
+            "segment {id} is still attached here (1 time); it is destroyed after the last detach"
+        )
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !get(l, "msg").contains("not attached through rshm"))
+    );
+}
+
+fn key_hex(key: &str) -> String {
+    format!(
+        "{:#010x}",
+        u32::from_str_radix(key.trim_start_matches("0x"), 16).unwrap()
+    )
+}
+
+/// The pid of the first line (the program itself).
+fn traced_pid(log: &Log) -> String {
+    get(&log.json()[0], "pid").to_string()
+}
+
+#[test]
+fn several_threads_at_once_lose_no_log_line() {
+    let prog = build("threads");
+    let log = Log::new("threads");
+    let out = run_traced(&prog, &["8", "300"], &log, &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "failures 0\n");
+    let lines = log.json();
+    assert_eq!(
+        lines.len(),
+        1 + 8 * 300 * 2 + 1,
+        "every call, one whole line each"
+    );
+    let tids: std::collections::BTreeSet<&str> = lines.iter().map(|l| get(l, "tid")).collect();
+    assert!(tids.len() >= 9, "lines come from the threads themselves");
+    assert!(lines.iter().all(|l| get(l, "errno") == "null"));
+}
+
+#[test]
+fn shmdt_and_ipc_rmid_in_a_sigchld_handler_neither_deadlock_nor_lose_results() {
+    let prog = build("sigchld");
+    let plain = run(&prog, &[], &[], false);
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    let log = Log::new("sigchld");
+    let out = run_traced(&prog, &[], &log, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "reaped 300, handler failures 0, loop failures 0, alive 0\n"
+    );
+    assert!(out.status.success());
+    let lines = log.json();
+    let rmids = lines
+        .iter()
+        .filter(|l| get(l, "args.cmd") == "IPC_RMID" && get(l, "ret") == "0")
+        .count();
+    assert_eq!(rmids, 301);
+    assert!(
+        lines
+            .iter()
+            .all(|l| !get(l, "msg").contains("not attached through rshm"))
+    );
+}
+
+#[test]
+fn strict_mode_turns_a_warning_into_a_failure_and_the_default_does_not() {
+    let prog = build("leak");
+    let mut cleanup = Cleanup(vec![]);
+    for (preload, strict, want) in [
+        (false, false, "ok"),
+        (true, false, "ok"),
+        (true, true, "EINVAL"),
+    ] {
+        let log = Log::new("strict");
+        let extra: &[(&str, &str)] = if strict { &[("RSHM_STRICT", "1")] } else { &[] };
+        let out = if preload {
+            run_traced(&prog, &[], &log, extra)
+        } else {
+            run(&prog, &[], &[], false)
+        };
+        cleanup.0.extend(
+            facts(&out)
+                .get("leaked")
+                .and_then(|v| v.parse::<i32>().ok()),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("unknown flag bit: {want}\n")
+        );
+        if preload {
+            let odd = log
+                .json()
+                .into_iter()
+                .find(|l| get(l, "args.flags") == "IPC_CREAT|0100600")
+                .unwrap();
+            assert_eq!(get(&odd, "level"), "warn");
+            assert!(
+                get(&odd, "msg").starts_with("unknown flag bits 0100000"),
+                "{odd:?}"
+            );
+            assert_eq!(get(&odd, "errno"), if strict { "EINVAL" } else { "null" });
+        }
+    }
+}
+
+#[test]
+fn the_exit_report_names_the_leaked_segment_and_not_the_removed_one() {
+    let prog = build("leak");
+    let log = Log::new("report");
+    let out = run_traced(&prog, &[], &log, &[("RSHM_REPORT", "1")]);
+    let f = facts(&out);
+    let _cleanup = Cleanup(vec![f["leaked"].parse().unwrap()]);
+    let report: Vec<String> = log
+        .json()
+        .iter()
+        .filter(|l| get(l, "call") == "report")
+        .map(|l| get(l, "msg").to_string())
+        .collect();
+    assert_eq!(report.len(), 3, "{report:#?}");
+    assert!(
+        report[0].starts_with(&format!(
+            "leak: segment {} (key IPC_PRIVATE, 8192 bytes, mode 0640, created ",
+            f["leaked"]
+        )),
+        "{report:#?}"
+    );
+    assert!(
+        report[1].starts_with(&format!(
+            "leak: segment {} attached at {} (8192 bytes, since ",
+            f["leaked"], f["kept"]
+        )),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report[2],
+        "1 segment(s) created here outlive the process, 1 attachment(s) never detached"
+    );
+    assert!(
+        report
+            .iter()
+            .all(|m| !m.contains(&format!("segment {} ", f["removed"])))
+    );
+}
+
+#[test]
+fn calls_before_main_raw_attachments_and_exec_are_traced() {
+    let prog = build("early");
+    let log = Log::new("early");
+    let out = run_traced(&prog, &[], &log, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "raw attach detached: 0, removed: 0\n"
+    );
+    assert!(out.status.success());
+    let f = facts(&out);
+    let lines = log.json();
+    expect(
+        &lines[0],
+        &[
+            ("call", "shmget"),
+            ("ret", &f["early_id"]),
+            ("created", "true"),
+        ],
+    );
+    let dt = lines.iter().find(|l| get(l, "call") == "shmdt").unwrap();
+    expect(
+        dt,
+        &[("args.addr", &f["raw"]), ("ret", "0"), ("level", "info")],
+    );
+    assert_eq!(
+        get(dt, "msg"),
+        "<absent>",
+        "an attachment found in /proc/self/maps is not foreign"
+    );
+    let exec = lines
+        .iter()
+        .find(|l| get(l, "ret") == f["exec_id"] && get(l, "call") == "shmget")
+        .unwrap();
+    assert_eq!(get(exec, "pid"), f["exec_pid"]);
+}
+
+#[test]
+fn util_linux_ipcmk_and_ipcrm_are_traced() {
+    let log = Log::new("ipcmk");
+    let out = run_traced(Path::new("ipcmk"), &["-M", "4096"], &log, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id: i32 = stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("ipcmk prints the id");
+    let _cleanup = Cleanup(vec![id]);
+    let ids = id.to_string();
+    let lines = log.json();
+    expect(
+        &lines[0],
+        &[
+            ("call", "shmget"),
+            ("args.size", "4096"),
+            ("args.flags", "IPC_CREAT|0644"),
+            ("ret", &ids),
+            ("created", "true"),
+        ],
+    );
+    let log2 = Log::new("ipcrm");
+    let out = run_traced(Path::new("ipcrm"), &["-m", &ids], &log2, &[]);
+    assert!(out.status.success());
+    let l = log2.json();
+    let rm = l
+        .iter()
+        .find(|l| get(l, "args.cmd") == "IPC_RMID")
+        .expect("ipcrm's IPC_RMID");
+    expect(
+        rm,
+        &[
+            ("call", "shmctl"),
+            ("args.shmid", &ids),
+            ("ret", "0"),
+            ("errno", "null"),
+        ],
+    );
+}
+
+#[test]
+fn perls_shm_builtins_are_traced() {
+    let log = Log::new("perl");
+    let script = r#"$id = shmget(0, 4096, 01600) // die "shmget: $!"; print "id $id\n";
+        shmwrite($id, "hello", 0, 5) or die; shmread($id, $x, 0, 5) or die; print "$x\n";
+        shmctl($id, 0, 0) or die;"#;
+    let out = run_traced(Path::new("perl"), &["-e", script], &log, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let id = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("id ")
+        .unwrap()
+        .to_string();
+    assert_eq!(stdout.lines().nth(1), Some("hello"));
+    let calls: Vec<String> = log
+        .json()
+        .iter()
+        .map(|l| format!("{} {}", get(l, "call"), get(l, "args.cmd")))
+        .collect();
+    assert_eq!(calls.first().map(String::as_str), Some("shmget <absent>"));
+    assert!(
+        calls.contains(&"shmat <absent>".to_string())
+            && calls.contains(&"shmdt <absent>".to_string()),
+        "{calls:?}"
+    );
+    let last = log.json().pop().unwrap();
+    expect(
+        &last,
+        &[
+            ("call", "shmctl"),
+            ("args.shmid", &id),
+            ("args.cmd", "IPC_RMID"),
+            ("ret", "0"),
+        ],
+    );
+}
+
+#[test]
+fn the_preload_library_exports_only_the_four_libc_names() {
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(preload_so())
+        .output()
+        .unwrap();
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["shmat", "shmctl", "shmdt", "shmget"]);
+}
+
+// ---- rshm-trace ----
+
+fn trace(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rshm-trace"));
+    c.args(args).env("RSHM_PRELOAD", preload_so());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RSHM_LOG") || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env.iter().copied());
+    c.output().unwrap()
+}
+
+#[test]
+fn rshm_trace_keeps_the_exit_status_writes_the_file_and_sums_up_every_process() {
+    let log = Log::new("trace-o");
+    let script = "id=$(ipcmk -M 4096 | sed 's/.*: //'); ipcrm -m $id; exit 7";
+    let out = trace(
+        &["-o", log.0.to_str().unwrap(), "--", "sh", "-c", script],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    let lines = log.lines();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].contains(" INFO shmget(key=")
+            && lines[0].ends_with("]")
+            && lines[0].contains("(created)")
+    );
+    assert!(lines[1].contains(" INFO shmctl(shmid=") && lines[1].contains("cmd=IPC_RMID) = 0"));
+    assert!(
+        !stderr.contains(" INFO shmget("),
+        "with -o the trace goes to the file only"
+    );
+    assert!(
+        stderr.contains(
+            "rshm-trace: 2 calls: shmctl 1, shmget 1 (shmctl: IPC_RMID 1) in 2 processes\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rshm-trace: no call failed\n"), "{stderr}");
+    assert!(
+        stderr.contains("rshm-trace: segments: 1 created, 1 removed, 0 leaked\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rshm_trace_shows_the_trace_on_stderr_and_names_a_leak() {
+    let out = trace(&["--", "ipcmk", "-M", "4096"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id: i32 = stdout.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let _cleanup = Cleanup(vec![id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    assert!(
+        stderr.contains(" INFO shmget(key=") && stderr.contains(&format!(") = {id} (created) [")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "segments: 1 created, 0 removed, 1 leaked (shmid {id} key 0x"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rshm_trace_json_strict_and_report() {
+    let prog = build("leak");
+    let log = Log::new("trace-json");
+    let out = trace(
+        &[
+            "--json",
+            "--strict",
+            "--report",
+            "-o",
+            log.0.to_str().unwrap(),
+            "--",
+            prog.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let f = facts(&out);
+    let _cleanup = Cleanup(vec![f["leaked"].parse().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "unknown flag bit: EINVAL\n"
+    );
+    let lines = log.json();
+    assert!(lines.iter().any(|l| get(l, "call") == "report"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rshm-trace: 1 failed: EINVAL 1\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "segments: 2 created, 1 removed, 1 leaked (shmid {} key IPC_PRIVATE 8192 bytes)",
+            f["leaked"]
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rshm-trace: the exit reports name 2 leak(s)\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rshm_trace_says_clearly_what_is_wrong() {
+    let out = trace(&["--", "/nonexistent/prog"], &[]);
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rshm-trace: cannot run /nonexistent/prog: No such file or directory (os error 2)\n"
+    );
+    let out = trace(&["-o", "/nonexistent/dir/trace.log", "--", "true"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("rshm-trace: cannot write /nonexistent/dir/trace.log: ")
+    );
+    let out = trace(
+        &["--", "true"],
+        &[("RSHM_PRELOAD", "/nonexistent/librshm_preload.so")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rshm-trace: RSHM_PRELOAD=/nonexistent/librshm_preload.so is not a file\n"
+    );
+    let out = trace(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("rshm-trace: no command to run\nusage: rshm-trace ")
+    );
+}
+
+#[test]
+fn rshm_trace_finds_the_library_beside_itself_or_in_lib_of_its_prefix() {
+    let prefix = tmp().join(format!("prefix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&prefix);
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::create_dir_all(prefix.join("lib")).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_rshm-trace"),
+        prefix.join("bin/rshm-trace"),
+    )
+    .unwrap();
+    std::fs::copy(preload_so(), prefix.join("lib/librshm_preload.so")).unwrap();
+    let out = Command::new(prefix.join("bin/rshm-trace"))
+        .env_remove("RSHM_PRELOAD")
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rshm-trace: 0 calls in 0 processes\n"));
+    std::fs::remove_file(prefix.join("lib/librshm_preload.so")).unwrap();
+    let out = Command::new(prefix.join("bin/rshm-trace"))
+        .env_remove("RSHM_PRELOAD")
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("rshm-trace: cannot find librshm_preload.so in ")
+    );
+    let _ = std::fs::remove_dir_all(&prefix);
+}
