@@ -513,6 +513,15 @@ fn calls_before_main_raw_attachments_and_exec_are_traced() {
         .find(|l| get(l, "ret") == f["exec_id"] && get(l, "call") == "shmget")
         .unwrap();
     assert_eq!(get(exec, "pid"), f["exec_pid"]);
+    let during_exit: Vec<_> = lines
+        .iter()
+        .filter(|l| get(l, "args.shmid") == f["exit_id"] || get(l, "ret") == f["exit_id"])
+        .collect();
+    assert_eq!(
+        during_exit.len(),
+        2,
+        "the shmget and IPC_RMID of an atexit handler are traced"
+    );
 }
 
 #[test]
@@ -538,6 +547,33 @@ fn util_linux_ipcmk_and_ipcrm_are_traced() {
             ("args.flags", "IPC_CREAT|0644"),
             ("ret", &ids),
             ("created", "true"),
+        ],
+    );
+    // Another process attaches the segment ipcmk made (as an X server attaches its
+    // clients' segments): Perl's shmread attaches and detaches it.
+    let log3 = Log::new("perl-foreign");
+    let read = format!("shmread({ids}, $x, 0, 4) or die \"shmread: $!\"; print length($x)");
+    let out = run_traced(Path::new("perl"), &["-e", &read], &log3, &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4");
+    let l = log3.json();
+    let at = l
+        .iter()
+        .find(|l| get(l, "call") == "shmat")
+        .expect("perl's shmat");
+    expect(
+        at,
+        &[("args.shmid", &ids), ("errno", "null"), ("level", "info")],
+    );
+    let dt = l
+        .iter()
+        .find(|l| get(l, "call") == "shmdt")
+        .expect("perl's shmdt");
+    expect(
+        dt,
+        &[
+            ("args.addr", get(at, "ret")),
+            ("ret", "0"),
+            ("level", "info"),
         ],
     );
     let log2 = Log::new("ipcrm");
