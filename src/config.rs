@@ -132,6 +132,8 @@ pub fn get(default: Level) -> Config {
 
 #[cold]
 fn init(default: Level) -> Config {
+    // Reading the environment and opening the log file must not change the caller's errno.
+    let _errno = crate::error::ErrnoGuard::save();
     let me = crate::log::gettid();
     if INIT.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
         INIT_TID.store(me, Relaxed);

@@ -62,6 +62,7 @@ pub fn get(b: &dyn Backend) -> Limits {
 // c_ulong is u64 here but u32 on 32-bit targets: the casts are needed there.
 #[allow(clippy::unnecessary_cast)]
 fn read(b: &dyn Backend) -> Limits {
+    let _errno = crate::error::ErrnoGuard::save();
     let mut l = Limits::LINUX_DEFAULTS;
     if let Some(si) = backend::info(b) {
         l.shmmin = si.shmmin as u64;

@@ -80,5 +80,11 @@ int main(int argc, char **argv) {
     errno = 0;
     void *bad = shmat(-1, NULL, 0);
     printf("shmat -1: %s %s\n", bad == (void *)-1 ? "-1" : "?", en(errno));
+    /* Huge pages: ENOMEM where none are reserved (the usual case), else a segment. */
+    errno = 0;
+    int huge = shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | SHM_HUGETLB | 0600);
+    printf("SHM_HUGETLB: %s\n", huge >= 0 ? "ok" : en(errno));
+    if (huge >= 0)
+        shmctl(huge, IPC_RMID, NULL);
     return 0;
 }

@@ -320,6 +320,11 @@ fn an_unmodified_program_behaves_the_same_and_its_json_trace_matches_what_it_did
             ("ret", "-1"),
             ("errno", "EINVAL"),
         ],
+        vec![
+            ("call", "shmget"),
+            ("args.size", "2097152"),
+            ("args.flags", "IPC_CREAT|SHM_HUGETLB|0600"),
+        ],
     ];
     assert_eq!(mine.len(), want.len(), "{mine:#?}");
     for (line, w) in mine.iter().zip(&want) {
@@ -750,7 +755,7 @@ fn rshm_trace_json_strict_and_report() {
     );
     assert!(
         stderr.contains(&format!(
-            "segments: 2 created, 1 removed, 1 leaked (shmid {} key IPC_PRIVATE 8192 bytes)",
+            "segments: 3 created, 2 removed, 1 leaked (shmid {} key IPC_PRIVATE 8192 bytes)",
             f["leaked"]
         )),
         "{stderr}"
