@@ -14,7 +14,7 @@ SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
 # cargo would unify rshm's features and the preload library would export rshm_* too.
 PACKAGES := rshm rshm-preload
 
-.PHONY: all test demo clean
+.PHONY: all test demo bench clean
 
 all:
 	for p in $(PACKAGES); do $(CARGO) build --release -p $$p || exit 1; done
@@ -42,3 +42,12 @@ demo: $(DEMO)/writer $(DEMO)/reader
 
 clean:
 	$(CARGO) clean
+
+BENCH := target/bench/bench
+
+$(BENCH): bench/bench.c include/rshm.h all
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Iinclude $< -o $@ $(RELEASE)/librshm.a -lpthread -ldl -lm -lrt -lgcc_s -lutil
+
+bench: $(BENCH)
+	RSHM_BENCH_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) $(BENCH)

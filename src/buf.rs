@@ -2,6 +2,7 @@
 //! formatted into it on the stack, so the call path never allocates.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 /// Up to `N - 1` bytes of text plus a terminating NUL. Text that does not fit is cut at
 /// a character boundary and the buffer remembers that it was cut.
@@ -9,7 +10,8 @@ use core::fmt;
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct FixedBuf<const N: usize> {
-    bytes: [u8; N],
+    /// Only `bytes[..=len]` is initialised: the text, then a NUL.
+    bytes: [MaybeUninit<u8>; N],
     len: usize,
     truncated: bool,
 }
@@ -17,8 +19,12 @@ pub struct FixedBuf<const N: usize> {
 impl<const N: usize> FixedBuf<N> {
     /// An empty buffer.
     pub const fn new() -> Self {
+        let mut bytes = [MaybeUninit::uninit(); N];
+        if N > 0 {
+            bytes[0] = MaybeUninit::new(0);
+        }
         Self {
-            bytes: [0; N],
+            bytes,
             len: 0,
             truncated: false,
         }
@@ -43,15 +49,99 @@ impl<const N: usize> FixedBuf<N> {
         let _ = fmt::Write::write_str(self, s);
     }
 
+    /// Appends `n` in decimal (without core::fmt: log lines are built on the call path).
+    pub fn push_u64(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push_ascii(&digits[i..]);
+    }
+
+    /// Appends `n` in decimal, with a minus sign when negative.
+    pub fn push_i64(&mut self, n: i64) {
+        if n < 0 {
+            self.push_ascii(b"-");
+        }
+        self.push_u64(n.unsigned_abs());
+    }
+
+    /// Appends `n` in decimal, zero-padded to `width` digits.
+    pub fn push_padded(&mut self, n: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut i = digits.len();
+        let mut v = n;
+        while v > 0 && i > 0 {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let start = i.min(digits.len() - width.min(20));
+        self.push_ascii(&digits[start..]);
+    }
+
+    /// Appends `n` in lower-case hex with a `0x` prefix.
+    pub fn push_hex(&mut self, mut n: u64) {
+        let mut digits = [0u8; 18];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(n & 15) as usize];
+            n >>= 4;
+            if n == 0 {
+                break;
+            }
+        }
+        i -= 2;
+        digits[i] = b'0';
+        digits[i + 1] = b'x';
+        self.push_ascii(&digits[i..]);
+    }
+
+    /// Appends ASCII bytes without UTF-8 validation; anything else is refused (the text
+    /// must stay UTF-8, and a cut must fall on a character boundary).
+    pub fn push_ascii(&mut self, b: &[u8]) {
+        if b.is_ascii() {
+            self.copy_in(b);
+        }
+    }
+
+    /// Copies as much of `b` as fits (one byte is kept for the NUL) and terminates.
+    /// `b` must be cut by the caller, if at all, at a character boundary.
+    fn copy_in(&mut self, b: &[u8]) -> usize {
+        let room = N.saturating_sub(1).saturating_sub(self.len);
+        let take = b.len().min(room);
+        if take < b.len() {
+            self.truncated = true;
+        }
+        for (dst, &src) in self.bytes[self.len..self.len + take].iter_mut().zip(b) {
+            *dst = MaybeUninit::new(src);
+        }
+        self.len += take;
+        if N > 0 {
+            self.bytes[self.len] = MaybeUninit::new(0);
+        }
+        take
+    }
+
     /// The text so far.
     pub fn as_str(&self) -> &str {
-        // Only whole UTF-8 characters are ever copied in (see `write_str`).
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+        // SAFETY: only whole UTF-8 characters are ever copied in (`write_str` cuts at a
+        // character boundary, `push_ascii` copies ASCII), so the prefix is UTF-8.
+        unsafe { core::str::from_utf8_unchecked(self.as_bytes()) }
     }
 
     /// The text so far, as bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
+        // SAFETY: bytes[..len] is initialised (see the field), and MaybeUninit<u8> has
+        // u8's layout.
+        unsafe { core::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), self.len) }
     }
 
     /// True when nothing has been written.
@@ -73,13 +163,13 @@ impl<const N: usize> FixedBuf<N> {
     pub fn truncate(&mut self, len: usize) {
         if len < self.len && self.as_str().is_char_boundary(len) {
             self.len = len;
-            self.bytes[len] = 0;
+            self.bytes[len] = MaybeUninit::new(0);
         }
     }
 
     /// Pointer to the NUL-terminated text, valid while the buffer lives and is not changed.
     pub fn as_c_ptr(&self) -> *const u8 {
-        self.bytes.as_ptr()
+        self.bytes.as_ptr().cast()
     }
 }
 
@@ -91,19 +181,15 @@ impl<const N: usize> Default for FixedBuf<N> {
 
 impl<const N: usize> fmt::Write for FixedBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Keep one byte for the NUL terminator.
+        // Keep one byte for the NUL terminator; cut at a character boundary.
         let room = N.saturating_sub(1).saturating_sub(self.len);
         let mut take = s.len().min(room);
+        while take > 0 && !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.copy_in(&s.as_bytes()[..take]);
         if take < s.len() {
             self.truncated = true;
-            while take > 0 && !s.is_char_boundary(take) {
-                take -= 1;
-            }
-        }
-        self.bytes[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.len += take;
-        if N > 0 {
-            self.bytes[self.len] = 0;
         }
         Ok(())
     }
@@ -129,8 +215,35 @@ mod tests {
     fn formats_and_terminates_with_nul() {
         let b = FixedBuf::<16>::from_fmt(format_args!("id {}", 42));
         assert_eq!(b.as_str(), "id 42");
-        assert_eq!(b.bytes[5], 0);
+        // SAFETY: the NUL after the text is initialised.
+        assert_eq!(unsafe { b.bytes[5].assume_init() }, 0);
         assert!(!b.truncated());
+    }
+
+    #[test]
+    fn pushes_numbers_without_core_fmt() {
+        let mut b = FixedBuf::<128>::new();
+        b.push_u64(0);
+        b.push_str(" ");
+        b.push_u64(u64::MAX);
+        b.push_str(" ");
+        b.push_i64(i64::MIN);
+        b.push_str(" ");
+        b.push_i64(-1);
+        b.push_str(" ");
+        b.push_hex(0);
+        b.push_str(" ");
+        b.push_hex(0x7f3a_0c00_0000);
+        b.push_str(" ");
+        b.push_hex(u64::MAX);
+        b.push_str(" ");
+        b.push_padded(7, 2);
+        b.push_padded(123456, 6);
+        b.push_padded(5, 6);
+        assert_eq!(
+            b.as_str(),
+            "0 18446744073709551615 -9223372036854775808 -1 0x0 0x7f3a0c000000 0xffffffffffffffff 07123456000005"
+        );
     }
 
     #[test]
@@ -139,6 +252,7 @@ mod tests {
         // 5 bytes of room: "abcd" + half of 'é' must not be kept.
         assert_eq!(b.as_str(), "abcd");
         assert!(b.truncated());
-        assert_eq!(b.bytes[4], 0);
+        // SAFETY: the NUL after the text is initialised.
+        assert_eq!(unsafe { b.bytes[4].assume_init() }, 0);
     }
 }

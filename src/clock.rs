@@ -1,5 +1,7 @@
 //! Clocks (vDSO clock_gettime: no lock, no allocation) and RFC 3339 timestamps.
 
+use crate::buf::FixedBuf;
+use core::cell::Cell;
 use core::fmt;
 
 fn now(clock: libc::clockid_t) -> u64 {
@@ -29,17 +31,61 @@ pub struct Rfc3339(pub u64);
 
 impl fmt::Display for Rfc3339 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0 / 1_000_000_000;
-        let micros = (self.0 % 1_000_000_000) / 1000;
+        let mut b = FixedBuf::<32>::new();
+        push_rfc3339(&mut b, self.0);
+        f.write_str(b.as_str())
+    }
+}
+
+thread_local! {
+    /// The last second formatted on this thread and its text (`2026-11-26T18:40:10`):
+    /// lines come many a second, and the calendar arithmetic is the costly part.
+    static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// Appends `ns` (wall clock) as `2026-11-26T18:40:10.123456Z`, without core::fmt.
+pub fn push_rfc3339<const N: usize>(out: &mut FixedBuf<N>, ns: u64) {
+    let secs = ns / 1_000_000_000;
+    let micros = (ns % 1_000_000_000) / 1000;
+    let (cached, text) = SECOND.with(Cell::get);
+    if cached == secs {
+        out.push_ascii(&text);
+    } else {
+        let mut t = FixedBuf::<20>::new();
         let (y, m, d) = civil_from_days((secs / 86_400) as i64);
         let rem = secs % 86_400;
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
-        )
+        t.push_padded(y.max(0) as u64, 4);
+        t.push_str("-");
+        t.push_padded(m.into(), 2);
+        t.push_str("-");
+        t.push_padded(d.into(), 2);
+        t.push_str("T");
+        t.push_padded(rem / 3600, 2);
+        t.push_str(":");
+        t.push_padded(rem / 60 % 60, 2);
+        t.push_str(":");
+        t.push_padded(rem % 60, 2);
+        if let Ok(text) = <[u8; 19]>::try_from(t.as_bytes()) {
+            SECOND.with(|c| c.set((secs, text)));
+        }
+        out.push_str(t.as_str());
+    }
+    out.push_str(".");
+    out.push_padded(micros, 6);
+    out.push_str("Z");
+}
+
+/// A monotonic time (as the registry keeps it, so a call reads one clock) shown as the
+/// wall-clock time it was: `2026-11-26T18:40:10.123456Z`; 0 is "an unknown time".
+pub struct Wall(pub u64);
+
+impl fmt::Display for Wall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("an unknown time");
+        }
+        let ago = mono_ns().saturating_sub(self.0);
+        Rfc3339(realtime_ns().saturating_sub(ago)).fmt(f)
     }
 }
 
@@ -101,6 +147,16 @@ mod tests {
         assert_eq!(Dur(2_150).to_string(), "2.1us");
         assert_eq!(Dur(1_390_000).to_string(), "1.3ms");
         assert_eq!(Dur(2_000_000_000).to_string(), "2.0s");
+    }
+
+    #[test]
+    fn monotonic_times_show_as_the_wall_clock_time_they_were() {
+        let shown = Wall(mono_ns()).to_string();
+        let now = Rfc3339(realtime_ns()).to_string();
+        // Same second (or the next one, at a boundary).
+        assert_eq!(shown.len(), now.len());
+        assert_eq!(shown[..16], now[..16]);
+        assert_eq!(Wall(0).to_string(), "an unknown time");
     }
 
     #[test]

@@ -293,10 +293,9 @@ pub fn fd_for(pid: i32, c: &Config) -> c_int {
     fd
 }
 
-/// This process's pid.
+/// This process's pid (cached; see [`crate::pid`]).
 pub fn getpid() -> i32 {
-    // SAFETY: getpid takes no arguments and cannot fail.
-    unsafe { libc::getpid() }
+    crate::pid::current()
 }
 
 /// Writes a message of rshm's own to standard error with one write(2).

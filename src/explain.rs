@@ -3,7 +3,7 @@
 //! changes errno.
 
 use crate::backend::{self, Backend};
-use crate::clock::Rfc3339;
+use crate::clock::Wall;
 use crate::error::{ErrnoGuard, Error};
 use crate::limits::Limits;
 use crate::names::{Addr, Cmd, Key, SHM_HUGETLB, SHM_INFO, SHM_RDONLY, errno_name};
@@ -192,7 +192,7 @@ pub fn dt(call: &str, addr: usize, errno: c_int) -> Error {
             errno,
             format_args!(
                 "{call}: address {a} was already detached (at {}; it held segment {})",
-                Rfc3339(d.detached_ns),
+                Wall(d.detached_ns),
                 d.shmid
             ),
         ),

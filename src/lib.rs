@@ -18,6 +18,7 @@ pub mod limits;
 pub mod log;
 pub mod maps;
 pub mod names;
+pub mod pid;
 pub mod registry;
 pub mod report;
 pub mod shm;

@@ -3,12 +3,13 @@
 //! fails the call it reports on and never changes errno.
 
 use crate::buf::FixedBuf;
-use crate::clock::{Dur, Rfc3339};
+use crate::clock::{Dur, push_rfc3339};
 use crate::config::{self, Config, Level};
 use crate::error::ErrnoGuard;
 use crate::names::{
-    Addr, AtFlags, Cmd, GetFlags, IPC_INFO, Key, SHM_INFO, SHM_STAT, SHM_STAT_ANY, errno_name,
+    AtFlags, Cmd, GetFlags, IPC_INFO, SHM_INFO, SHM_STAT, SHM_STAT_ANY, errno_name,
 };
+use core::cell::Cell;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use libc::{c_int, key_t};
@@ -94,10 +95,26 @@ pub struct Stamp {
     pub tid: i32,
 }
 
-/// This thread's kernel thread id.
+thread_local! {
+    /// (pid, tid) as last asked: a forked child's thread starts with its parent's copy,
+    /// which the pid tells apart.
+    static TID: Cell<(i32, i32)> = const { Cell::new((0, 0)) };
+}
+
+/// This thread's kernel thread id, asked of the kernel once per thread (and again in a
+/// forked child).
 pub fn gettid() -> i32 {
-    // SAFETY: gettid takes no arguments and cannot fail.
-    unsafe { libc::gettid() }
+    let pid = config::getpid();
+    TID.with(|c| {
+        let (p, t) = c.get();
+        if p == pid {
+            return t;
+        }
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let t = unsafe { libc::gettid() };
+        c.set((pid, t));
+        t
+    })
 }
 
 /// Writes `r` if the configuration logs its level.
@@ -169,122 +186,191 @@ fn ret_kind(cmd: c_int) -> Option<&'static str> {
     }
 }
 
-/// Formats `r` as a text line (newline included).
+/// `IPC_PRIVATE`, or the key as `0x` and eight hex digits.
+fn push_key(out: &mut Line, key: key_t) {
+    if key == libc::IPC_PRIVATE {
+        out.push_str("IPC_PRIVATE");
+        return;
+    }
+    let mut hex = *b"0x00000000";
+    for (i, d) in hex[2..].iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[((key as u32) >> (28 - 4 * i) & 15) as usize];
+    }
+    out.push_ascii(&hex);
+}
+
+/// `NULL`, or the address in hex.
+fn push_addr(out: &mut Line, addr: usize) {
+    if addr == 0 {
+        out.push_str("NULL")
+    } else {
+        out.push_hex(addr as u64)
+    }
+}
+
+/// Formats `r` as a text line (newline included). Numbers are written without
+/// core::fmt, which would cost more than the rest of the line.
 pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
-    let _ = write!(
-        out,
-        "rshm {} {}/{} {} {}",
-        Rfc3339(s.ts_ns),
-        s.pid,
-        s.tid,
-        r.level.upper(),
-        r.call
-    );
-    let _ = match r.args {
+    out.push_str("rshm ");
+    push_rfc3339(out, s.ts_ns);
+    out.push_str(" ");
+    out.push_i64(s.pid.into());
+    out.push_str("/");
+    out.push_i64(s.tid.into());
+    out.push_str(" ");
+    out.push_str(r.level.upper());
+    out.push_str(" ");
+    out.push_str(r.call);
+    match r.args {
         Args::Get { key, size, flags } => {
-            write!(
-                out,
-                "(key={}, size={size}, flags={})",
-                Key(key),
-                GetFlags(flags)
-            )
+            out.push_str("(key=");
+            push_key(out, key);
+            out.push_str(", size=");
+            out.push_u64(size as u64);
+            out.push_fmt(format_args!(", flags={})", GetFlags(flags)));
         }
         Args::At { shmid, addr, flags } => {
-            write!(
-                out,
-                "(shmid={shmid}, addr={}, flags={})",
-                Addr(addr),
-                AtFlags(flags)
-            )
+            out.push_str("(shmid=");
+            out.push_i64(shmid.into());
+            out.push_str(", addr=");
+            push_addr(out, addr);
+            out.push_fmt(format_args!(", flags={})", AtFlags(flags)));
         }
-        Args::Dt { addr } => write!(out, "(addr={})", Addr(addr)),
-        Args::Ctl { shmid, cmd } if takes_index(cmd) => {
-            write!(out, "(index={shmid}, cmd={})", Cmd(cmd))
+        Args::Dt { addr } => {
+            out.push_str("(addr=");
+            push_addr(out, addr);
+            out.push_str(")");
         }
-        Args::Ctl { shmid, cmd } => write!(out, "(shmid={shmid}, cmd={})", Cmd(cmd)),
-        Args::Report => Ok(()),
-    };
-    let _ = match (r.ret, r.args) {
-        (_, Args::Report) => Ok(()),
-        (Ret::Addr(a), _) => write!(out, " = {}", Addr(a)),
-        (Ret::Int(n), _) => write!(out, " = {n}"),
-        (Ret::Created(n, true), _) => write!(out, " = {n} (created)"),
-        (Ret::Created(n, false), _) => write!(out, " = {n}"),
-    };
+        Args::Ctl { shmid, cmd } => {
+            out.push_str(if takes_index(cmd) {
+                "(index="
+            } else {
+                "(shmid="
+            });
+            out.push_i64(shmid.into());
+            out.push_fmt(format_args!(", cmd={})", Cmd(cmd)));
+        }
+        Args::Report => {}
+    }
+    match (r.ret, r.args) {
+        (_, Args::Report) => {}
+        (Ret::Addr(a), _) => {
+            out.push_str(" = ");
+            push_addr(out, a);
+        }
+        (Ret::Int(n) | Ret::Created(n, _), _) => {
+            out.push_str(" = ");
+            out.push_i64(n);
+        }
+    }
+    if let Ret::Created(_, true) = r.ret {
+        out.push_str(" (created)");
+    }
     if let (Ret::Int(n), Args::Ctl { cmd, .. }) = (r.ret, r.args) {
         if let Some(kind) = ret_kind(cmd).filter(|_| n >= 0) {
-            let _ = write!(out, " ({kind})");
+            out.push_str(" (");
+            out.push_str(kind);
+            out.push_str(")");
         }
     }
     if r.errno != 0 {
-        let _ = write!(out, " {}", errno_name(r.errno));
+        out.push_str(" ");
+        out.push_str(errno_name(r.errno));
     }
     if !r.msg.is_empty() {
-        let _ = write!(out, ": {}", bare(r.call, r.msg));
+        out.push_str(": ");
+        out.push_str(bare(r.call, r.msg));
     }
-    if matches!(r.args, Args::Report) {
-        end_line(out, format_args!("\n"));
-    } else {
-        end_line(out, format_args!(" [{}]\n", Dur(r.dur_ns)));
+    let mut tail = FixedBuf::<64>::new();
+    if !matches!(r.args, Args::Report) {
+        tail.push_fmt(format_args!(" [{}]", Dur(r.dur_ns)));
     }
+    tail.push_str("\n");
+    end_line(out, &tail);
 }
 
 /// Formats `r` as one JSON object (newline included).
 pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
-    let _ = write!(
-        out,
-        "{{\"ts\":\"{}\",\"pid\":{},\"tid\":{},\"level\":\"{}\",\"call\":\"{}\",\"args\":{{",
-        Rfc3339(s.ts_ns),
-        s.pid,
-        s.tid,
-        r.level.lower(),
-        r.call
-    );
-    let _ = match r.args {
+    out.push_str("{\"ts\":\"");
+    push_rfc3339(out, s.ts_ns);
+    out.push_str("\",\"pid\":");
+    out.push_i64(s.pid.into());
+    out.push_str(",\"tid\":");
+    out.push_i64(s.tid.into());
+    out.push_str(",\"level\":\"");
+    out.push_str(r.level.lower());
+    out.push_str("\",\"call\":\"");
+    out.push_str(r.call);
+    out.push_str("\",\"args\":{");
+    match r.args {
         Args::Get { key, size, flags } => {
-            write!(
-                out,
-                "\"key\":\"{}\",\"size\":{size},\"flags\":\"{}\"",
-                Key(key),
-                GetFlags(flags)
-            )
+            out.push_str("\"key\":\"");
+            push_key(out, key);
+            out.push_str("\",\"size\":");
+            out.push_u64(size as u64);
+            out.push_fmt(format_args!(",\"flags\":\"{}\"", GetFlags(flags)));
         }
-        Args::At { shmid, addr, flags } => write!(
-            out,
-            "\"shmid\":{shmid},\"addr\":{},\"flags\":\"{}\"",
-            JsonAddr(addr),
-            AtFlags(flags)
-        ),
-        Args::Dt { addr } => write!(out, "\"addr\":{}", JsonAddr(addr)),
-        Args::Ctl { shmid, cmd } if takes_index(cmd) => {
-            write!(
-                out,
-                "\"shmid\":null,\"index\":{shmid},\"cmd\":\"{}\"",
-                Cmd(cmd)
-            )
+        Args::At { shmid, addr, flags } => {
+            out.push_str("\"shmid\":");
+            out.push_i64(shmid.into());
+            out.push_str(",\"addr\":");
+            push_json_addr(out, addr);
+            out.push_fmt(format_args!(",\"flags\":\"{}\"", AtFlags(flags)));
         }
-        Args::Ctl { shmid, cmd } => write!(out, "\"shmid\":{shmid},\"cmd\":\"{}\"", Cmd(cmd)),
-        Args::Report => Ok(()),
-    };
-    let _ = match r.ret {
-        Ret::Int(n) => write!(out, "}},\"ret\":{n}"),
-        Ret::Addr(a) => write!(out, "}},\"ret\":\"{:#x}\"", a),
-        Ret::Created(n, c) => write!(out, "}},\"ret\":{n},\"created\":{c}"),
-    };
-    let _ = if r.errno != 0 {
-        write!(out, ",\"errno\":\"{}\"", errno_name(r.errno))
-    } else {
-        out.write_str(",\"errno\":null")
-    };
-    if !r.msg.is_empty() {
-        let _ = write!(out, ",\"msg\":\"{}\"", JsonStr(bare(r.call, r.msg)));
+        Args::Dt { addr } => {
+            out.push_str("\"addr\":");
+            push_json_addr(out, addr);
+        }
+        Args::Ctl { shmid, cmd } => {
+            out.push_str(if takes_index(cmd) {
+                "\"shmid\":null,\"index\":"
+            } else {
+                "\"shmid\":"
+            });
+            out.push_i64(shmid.into());
+            out.push_fmt(format_args!(",\"cmd\":\"{}\"", Cmd(cmd)));
+        }
+        Args::Report => {}
     }
-    end_line(out, format_args!(",\"dur_ns\":{}}}\n", r.dur_ns));
+    out.push_str("},\"ret\":");
+    match r.ret {
+        Ret::Int(n) => out.push_i64(n),
+        Ret::Addr(a) => {
+            out.push_str("\"");
+            out.push_hex(a as u64);
+            out.push_str("\"");
+        }
+        Ret::Created(n, c) => {
+            out.push_i64(n);
+            out.push_str(if c {
+                ",\"created\":true"
+            } else {
+                ",\"created\":false"
+            });
+        }
+    }
+    if r.errno != 0 {
+        out.push_str(",\"errno\":\"");
+        out.push_str(errno_name(r.errno));
+        out.push_str("\"");
+    } else {
+        out.push_str(",\"errno\":null");
+    }
+    if !r.msg.is_empty() {
+        out.push_fmt(format_args!(
+            ",\"msg\":\"{}\"",
+            JsonStr(bare(r.call, r.msg))
+        ));
+    }
+    let mut tail = FixedBuf::<64>::new();
+    tail.push_str(",\"dur_ns\":");
+    tail.push_u64(r.dur_ns);
+    tail.push_str("}\n");
+    end_line(out, &tail);
 }
 
 /// Appends the line's end; if the line is full, cuts it so the end still fits whole.
-fn end_line(out: &mut Line, tail: fmt::Arguments<'_>) {
-    let end = FixedBuf::<64>::from_fmt(tail);
+fn end_line(out: &mut Line, end: &FixedBuf<64>) {
     let room = 1023 - end.len();
     if out.len() > room {
         let mut cut = room;
@@ -297,15 +383,13 @@ fn end_line(out: &mut Line, tail: fmt::Arguments<'_>) {
 }
 
 /// An address as a JSON value: a hex string, or null for NULL.
-struct JsonAddr(usize);
-
-impl fmt::Display for JsonAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            f.write_str("null")
-        } else {
-            write!(f, "\"{:#x}\"", self.0)
-        }
+fn push_json_addr(out: &mut Line, addr: usize) {
+    if addr == 0 {
+        out.push_str("null");
+    } else {
+        out.push_str("\"");
+        out.push_hex(addr as u64);
+        out.push_str("\"");
     }
 }
 

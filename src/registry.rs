@@ -22,7 +22,9 @@ const MAX_PROBE: usize = 32;
 
 /// Capacity of the attachment table; Linux allows about 65530 mappings per process.
 pub const ATTACH_SLOTS: usize = 1 << 16;
-/// Capacity of the segment table.
+/// Capacity of the segment table: IPCMNI, the kernel's limit on segment indexes (unless
+/// booted with ipcmni_extend; then ids whose index agrees mod 2^15 share a slot and the
+/// newer one wins).
 pub const SEGMENT_SLOTS: usize = 1 << 15;
 
 struct Slot {
@@ -49,7 +51,9 @@ struct Seen {
     v: [u64; 5],
 }
 
-struct Table<const N: usize> {
+/// `DIRECT`: the key's low bits are its slot and there is no probing (the segment table:
+/// the kernel never has two live segments whose ids agree in the low 15 bits, their index).
+struct Table<const N: usize, const DIRECT: bool> {
     slots: [Slot; N],
 }
 
@@ -65,7 +69,7 @@ fn next_gen(tag: u64, s: u64) -> u64 {
     (tag & !3).wrapping_add(4) | s
 }
 
-impl<const N: usize> Table<N> {
+impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
     const fn new() -> Self {
         Self {
             slots: [const { Slot::new() }; N],
@@ -73,13 +77,17 @@ impl<const N: usize> Table<N> {
     }
 
     fn home(key: u64) -> usize {
+        if DIRECT {
+            return key as usize & (N - 1);
+        }
         // Fibonacci hashing: the top bits of key * 2^64/phi spread page-aligned keys well.
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - N.trailing_zeros())) as usize
     }
 
     fn probe(key: u64) -> impl Iterator<Item = usize> {
         let h = Self::home(key);
-        (0..MAX_PROBE.min(N)).map(move |i| (h + i) & (N - 1))
+        let len = if DIRECT { 1 } else { MAX_PROBE.min(N) };
+        (0..len).map(move |i| (h + i) & (N - 1))
     }
 
     /// The entry for `key` in state `want`, copied consistently.
@@ -120,6 +128,10 @@ impl<const N: usize> Table<N> {
                         break;
                     }
                     DEAD => {
+                        free.get_or_insert((idx, tag));
+                    }
+                    // A direct slot held by another id is stale: the kernel reused its index.
+                    LIVE if DIRECT => {
                         free.get_or_insert((idx, tag));
                     }
                     _ => {}
@@ -195,8 +207,8 @@ impl<const N: usize> Table<N> {
     }
 }
 
-static ATTACHMENTS: Table<ATTACH_SLOTS> = Table::new();
-static SEGMENTS: Table<SEGMENT_SLOTS> = Table::new();
+static ATTACHMENTS: Table<ATTACH_SLOTS, false> = Table::new();
+static SEGMENTS: Table<SEGMENT_SLOTS, true> = Table::new();
 static UNTRACKED: AtomicU64 = AtomicU64::new(0);
 
 /// One attachment, as the registry holds it.
@@ -213,9 +225,9 @@ pub struct Attachment {
     pub flags: i32,
     /// The process that attached it (a forked child inherits its parent's attachments).
     pub pid: i32,
-    /// When it was attached (wall clock, ns).
+    /// When it was attached (monotonic clock, ns; 0 if unknown).
     pub attached_ns: u64,
-    /// When it was detached (wall clock, ns; 0 while attached).
+    /// When it was detached (monotonic clock, ns; 0 while attached).
     pub detached_ns: u64,
 }
 
@@ -254,7 +266,7 @@ pub struct Segment {
     pub removed: bool,
     /// The pid that created it (when `created`).
     pub creator: i32,
-    /// When this process first saw it (wall clock, ns).
+    /// When this process first saw it (monotonic clock, ns).
     pub since_ns: u64,
     /// Attachments of it this process holds.
     pub attached: u64,

@@ -3,7 +3,7 @@
 //! leak that outlives the process), and every attachment it made and never detached.
 
 use crate::backend;
-use crate::clock::Rfc3339;
+use crate::clock::Wall;
 use crate::config::{self, Level};
 use crate::error::Msg;
 use crate::log::{self, Args, Record, Ret};
@@ -64,7 +64,7 @@ pub fn run(api: &Api) -> (usize, usize) {
                     Key(s.key),
                     s.size,
                     s.mode,
-                    Rfc3339(s.since_ns)
+                    Wall(s.since_ns)
                 ));
                 line(&c, Level::Warn, 1, &msg);
             }
@@ -82,7 +82,7 @@ pub fn run(api: &Api) -> (usize, usize) {
             a.shmid,
             Addr(a.addr),
             a.size,
-            Rfc3339(a.attached_ns)
+            Wall(a.attached_ns)
         ));
         line(&c, Level::Warn, 1, &msg);
     });

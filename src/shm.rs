@@ -9,9 +9,9 @@ use crate::explain;
 use crate::limits;
 use crate::log::{self, Args, Record, Ret};
 use crate::maps;
-use crate::names::{Addr, IPC_CREAT, IPC_EXCL, IPC_RMID};
+use crate::names::{IPC_CREAT, IPC_EXCL, IPC_RMID};
 use crate::registry;
-use crate::validate;
+use crate::validate::{self, Warnings};
 use libc::{c_int, key_t};
 
 /// Who is calling: which backend reaches the kernel, which names the log shows, and
@@ -56,6 +56,8 @@ struct Call<'a> {
     name: &'static str,
     args: Args,
     t0: u64,
+    /// A rule the call broke, when rules are only reported (the preload library).
+    broken: Option<Error>,
 }
 
 impl<'a> Call<'a> {
@@ -64,69 +66,81 @@ impl<'a> Call<'a> {
         if cfg.report {
             crate::report::arm(api);
         }
-        // Time the call only when some line may be written.
-        let t0 = if cfg.level >= Level::Warn {
-            clock::mono_ns()
-        } else {
-            0
-        };
+        // One clock read a call: the log's duration and the registry's times.
+        let t0 = clock::mono_ns();
         Call {
             api,
             cfg,
             name: api.names[which],
             args,
             t0,
+            broken: None,
         }
     }
 
-    /// The rule's verdict: `Err` stops the call when rules are enforced; otherwise the
-    /// broken rule's sentence goes on as a warning.
-    fn check(&self, v: validate::Checked) -> Result<Msg, Error> {
+    /// The rule's verdict: `Err` stops the call when rules are enforced; otherwise a
+    /// broken rule is kept, to be logged as a warning with the call's result.
+    fn check(&mut self, v: validate::Checked) -> Result<Warnings, Error> {
         match v {
             Ok(w) => Ok(w),
             Err(e) if self.api.enforces(&self.cfg) => Err(self.failed(e)),
-            Err(e) => Ok(e.msg),
+            Err(e) => {
+                self.broken = Some(e);
+                Ok(Warnings::default())
+            }
         }
     }
 
-    fn log(&self, ret: Ret, errno: c_int, msg: &str) {
-        let level = if errno != 0 || !msg.is_empty() {
-            Level::Warn
-        } else {
+    fn log(&self, ret: Ret, errno: c_int, msg: &str, level: Level) {
+        let dur_ns = clock::mono_ns().saturating_sub(self.t0);
+        let r = Record {
+            call: self.name,
+            args: self.args,
+            ret,
+            errno,
+            msg,
+            level,
+            dur_ns,
+        };
+        log::emit(&self.cfg, &r);
+    }
+
+    /// Logs the failure `e` (at warn) and hands it back.
+    fn failed(&self, e: Error) -> Error {
+        if Level::Warn <= self.cfg.level {
+            self.log(Ret::Int(-1), e.errno, e.message(), Level::Warn);
+        }
+        e
+    }
+
+    /// Logs success: at info, or at warn with the sentence of a broken rule and of the
+    /// warnings (written only when the line is).
+    fn done(&self, ret: Ret, w: &Warnings) {
+        let level = if w.is_empty() && self.broken.is_none() {
             Level::Info
+        } else {
+            Level::Warn
         };
         if level > self.cfg.level {
             return;
         }
-        let dur_ns = clock::mono_ns().saturating_sub(self.t0);
-        log::emit(
-            &self.cfg,
-            &Record {
-                call: self.name,
-                args: self.args,
-                ret,
-                errno,
-                msg,
-                level,
-                dur_ns,
-            },
-        );
-    }
-
-    fn failed(&self, e: Error) -> Error {
-        let ret = Ret::Int(-1);
-        self.log(ret, e.errno, e.message());
-        e
-    }
-
-    fn done(&self, ret: Ret, warning: &Msg) {
-        self.log(ret, 0, warning.as_str());
+        let mut msg = Msg::new();
+        if let Some(e) = &self.broken {
+            msg.push_str(e.message());
+        }
+        if !w.is_empty() {
+            if !msg.is_empty() {
+                msg.push_str("; ");
+            }
+            msg.push_fmt(format_args!("{w}"));
+        }
+        self.log(ret, 0, msg.as_str(), level);
     }
 }
 
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
 pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Error> {
-    let call = Call::start(api, 0, Args::Get { key, size, flags });
+    let mut call = Call::start(api, 0, Args::Get { key, size, flags });
     let lim = limits::get(api.backend);
     let warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
     let id = api.backend.shmget(key, size, flags);
@@ -151,7 +165,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
         (flags & 0o777) as u32,
         created,
         pid,
-        clock::realtime_ns(),
+        call.t0,
     );
     call.done(Ret::Created(id.into(), created), &warning);
     Ok(id)
@@ -164,7 +178,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
 /// As shmat(2): with a fixed address and `SHM_REMAP` the kernel replaces whatever the
 /// process had mapped there, so no live Rust reference may point into that range.
 pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Result<usize, Error> {
-    let call = Call::start(api, 1, Args::At { shmid, addr, flags });
+    let mut call = Call::start(api, 1, Args::At { shmid, addr, flags });
     let lim = limits::get(api.backend);
     let warning = call.check(validate::at(call.name, shmid, addr, flags, &lim))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
@@ -177,14 +191,7 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
         Some(n) if n > 0 => n,
         _ => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
     };
-    registry::attached(
-        p,
-        shmid,
-        size,
-        flags,
-        config::getpid(),
-        clock::realtime_ns(),
-    );
+    registry::attached(p, shmid, size, flags, config::getpid(), call.t0);
     call.done(Ret::Addr(p), &warning);
     Ok(p)
 }
@@ -194,22 +201,19 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
 /// # Safety
 /// As shmdt(2): the segment's memory at `addr` must not be used afterwards.
 pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
-    let call = Call::start(api, 2, Args::Dt { addr });
+    let mut call = Call::start(api, 2, Args::Dt { addr });
     let lim = limits::get(api.backend);
     let mut warning = call.check(validate::dt(call.name, addr, &lim))?;
     let seen = registry::attachment(addr).or_else(|| recognise(addr));
     if seen.is_none() && registry::detached_attachment(addr).is_none() {
-        warning.push_fmt(format_args!(
-            "address {} was not attached through rshm (by other code, or before rshm was loaded)",
-            Addr(addr)
-        ));
+        warning.foreign_address(addr);
     }
     // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
     if unsafe { api.backend.shmdt(addr) } < 0 {
         return Err(call.failed(explain::dt(call.name, addr, errno())));
     }
     if let Some(a) = seen {
-        registry::detached(&a, clock::realtime_ns());
+        registry::detached(&a, call.t0);
     }
     call.done(Ret::Int(0), &warning);
     Ok(())
@@ -226,7 +230,7 @@ fn recognise(addr: usize) -> Option<registry::Attachment> {
 /// shmctl(IPC_RMID): marks segment `shmid` for removal; it is destroyed after the last
 /// detach.
 pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
-    let call = Call::start(
+    let mut call = Call::start(
         api,
         3,
         Args::Ctl {
@@ -237,10 +241,7 @@ pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
     let mut warning = call.check(validate::rmid(call.name, shmid))?;
     let held = registry::attach_count(shmid);
     if held > 0 {
-        warning.push_fmt(format_args!(
-            "segment {shmid} is still attached here ({held} time{}); it is destroyed after the last detach",
-            if held == 1 { "" } else { "s" }
-        ));
+        warning.still_attached(shmid, held);
     }
     // SAFETY: IPC_RMID reads no buffer.
     if unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) } < 0 {
@@ -271,6 +272,6 @@ pub unsafe fn ctl(
     if r < 0 {
         return Err(call.failed(explain::ctl(call.name, shmid, cmd, errno())));
     }
-    call.done(Ret::Int(r.into()), &Msg::new());
+    call.done(Ret::Int(r.into()), &Warnings::default());
     Ok(r)
 }

@@ -2,26 +2,111 @@
 //! state. A rule either fails the call (`Err`, with the errno libc would set, or EINVAL
 //! for the stricter rules the README lists) or lets it through with a warning.
 
-use crate::error::{Error, Msg};
+use crate::error::Error;
 use crate::limits::Limits;
 use crate::names::*;
 use libc::{EINVAL, c_int, key_t};
 
-/// What a check lets through: the warning to log (empty when there is none).
-pub type Checked = Result<Msg, Error>;
+/// What a check lets through: the warnings to log (none, usually).
+pub type Checked = Result<Warnings, Error>;
+
+/// Warnings about a call that goes ahead: which ones, and the values they name. Small
+/// and `Copy`, so the common case (no warning) costs nothing; the sentence is written
+/// (by `Display`) only when a line is logged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Warnings {
+    bits: u8,
+    flags: c_int,
+    addr: usize,
+    shmid: c_int,
+    held: u64,
+}
+
+const WORLD_WRITABLE: u8 = 1;
+const EXCL_WITHOUT_CREAT: u8 = 2;
+const EXEC_BITS: u8 = 4;
+const FOREIGN_ADDRESS: u8 = 8;
+const STILL_ATTACHED: u8 = 16;
+
+impl Warnings {
+    /// True when there is nothing to warn about.
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0
+    }
+
+    /// `rshm_dt` of an address this process did not attach through rshm.
+    pub fn foreign_address(&mut self, addr: usize) {
+        self.bits |= FOREIGN_ADDRESS;
+        self.addr = addr;
+    }
+
+    /// `rshm_rmid` of a segment this process still has attached `held` times.
+    pub fn still_attached(&mut self, shmid: c_int, held: u64) {
+        self.bits |= STILL_ATTACHED;
+        self.shmid = shmid;
+        self.held = held;
+    }
+}
+
+impl core::fmt::Display for Warnings {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut sep = "";
+        let mut next = |f: &mut core::fmt::Formatter<'_>| {
+            let s = sep;
+            sep = "; ";
+            f.write_str(s)
+        };
+        let flags = self.flags;
+        if self.bits & WORLD_WRITABLE != 0 {
+            next(f)?;
+            write!(
+                f,
+                "permissions 0{:03o} let every user write the segment",
+                flags & 0o777
+            )?;
+        }
+        if self.bits & EXCL_WITHOUT_CREAT != 0 {
+            next(f)?;
+            f.write_str("IPC_EXCL without IPC_CREAT has no effect")?;
+        }
+        if self.bits & EXEC_BITS != 0 {
+            next(f)?;
+            write!(
+                f,
+                "execute bits 0{:03o} in the permissions mean nothing for a segment",
+                flags & 0o111
+            )?;
+            if flags & 0o100 != 0 && flags & IPC_CREAT == 0 {
+                f.write_str(" (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)")?;
+            }
+        }
+        if self.bits & FOREIGN_ADDRESS != 0 {
+            next(f)?;
+            write!(
+                f,
+                "address {} was not attached through rshm (by other code, or before rshm was loaded)",
+                Addr(self.addr)
+            )?;
+        }
+        if self.bits & STILL_ATTACHED != 0 {
+            next(f)?;
+            write!(
+                f,
+                "segment {} is still attached here ({} time{}); it is destroyed after the last detach",
+                self.shmid,
+                self.held,
+                if self.held == 1 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
 
 /// Every bit shmget gives a meaning to.
 pub const GET_VALID: c_int =
     0o777 | IPC_CREAT | IPC_EXCL | SHM_HUGETLB | SHM_NORESERVE | (SHM_HUGE_MASK << SHM_HUGE_SHIFT);
 /// Every bit shmat gives a meaning to.
 pub const AT_VALID: c_int = SHM_RDONLY | SHM_RND | SHM_REMAP | SHM_EXEC;
-
-fn warn(w: &mut Msg, args: core::fmt::Arguments<'_>) {
-    if !w.is_empty() {
-        w.push_str("; ");
-    }
-    w.push_fmt(args);
-}
 
 /// Checks shmget's arguments. `call` names the function the program called.
 pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Checked {
@@ -67,34 +152,19 @@ pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Che
             ));
         }
     }
-    let mut w = Msg::new();
+    let mut w = Warnings {
+        flags,
+        ..Warnings::default()
+    };
     let creating = key == libc::IPC_PRIVATE || flags & IPC_CREAT != 0;
     if creating && flags & 0o002 != 0 {
-        warn(
-            &mut w,
-            format_args!(
-                "permissions 0{:03o} let every user write the segment",
-                flags & 0o777
-            ),
-        );
+        w.bits |= WORLD_WRITABLE;
     }
     if flags & IPC_EXCL != 0 && flags & IPC_CREAT == 0 {
-        warn(
-            &mut w,
-            format_args!("IPC_EXCL without IPC_CREAT has no effect"),
-        );
+        w.bits |= EXCL_WITHOUT_CREAT;
     }
     if flags & 0o111 != 0 {
-        warn(
-            &mut w,
-            format_args!(
-                "execute bits 0{:03o} in the permissions mean nothing for a segment",
-                flags & 0o111
-            ),
-        );
-        if flags & 0o100 != 0 && flags & IPC_CREAT == 0 {
-            w.push_str(" (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)");
-        }
+        w.bits |= EXEC_BITS;
     }
     Ok(w)
 }
@@ -119,13 +189,15 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Ch
             ),
         ));
     }
-    let lba = l.shmlba.max(1) as usize;
+    // SHMLBA is a power of two (the page size on Linux).
+    let mask = (l.shmlba.max(1) as usize) - 1;
+    let lba = mask + 1;
     let rounded = if flags & SHM_RND != 0 {
-        addr - addr % lba
+        addr & !mask
     } else {
         addr
     };
-    if addr % lba != 0 && flags & SHM_RND == 0 {
+    if addr & mask != 0 && flags & SHM_RND == 0 {
         return Err(Error::new(
             EINVAL,
             format_args!(
@@ -140,7 +212,7 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Ch
             format_args!("{call}: SHM_REMAP needs an address to replace, and the address is NULL"),
         ));
     }
-    Ok(Msg::new())
+    Ok(Warnings::default())
 }
 
 /// Checks shmdt's argument.
@@ -151,8 +223,8 @@ pub fn dt(call: &str, addr: usize, l: &Limits) -> Checked {
             format_args!("{call}: address is NULL; nothing is attached there"),
         ));
     }
-    let page = l.shmlba.max(1) as usize;
-    if addr % page != 0 {
+    let mask = (l.shmlba.max(1) as usize) - 1;
+    if addr & mask != 0 {
         return Err(Error::new(
             EINVAL,
             format_args!(
@@ -161,7 +233,7 @@ pub fn dt(call: &str, addr: usize, l: &Limits) -> Checked {
             ),
         ));
     }
-    Ok(Msg::new())
+    Ok(Warnings::default())
 }
 
 /// Checks shmctl(IPC_RMID)'s argument.
@@ -174,7 +246,7 @@ pub fn rmid(call: &str, shmid: c_int) -> Checked {
             ),
         ));
     }
-    Ok(Msg::new())
+    Ok(Warnings::default())
 }
 
 #[cfg(test)]
@@ -194,7 +266,7 @@ mod tests {
         match r {
             Ok(w) => {
                 assert_eq!(errno, 0, "expected errno {errno}, got Ok({w:?})");
-                assert_eq!(w.as_str(), text);
+                assert_eq!(w.to_string(), text);
             }
             Err(e) => {
                 assert_eq!(e.errno, errno, "{e:?}");
@@ -367,6 +439,19 @@ mod tests {
         for &(id, addr, flags, errno, text) in table {
             check(at("rshm_at", id, addr, flags, &L), errno, text);
         }
+    }
+
+    #[test]
+    fn call_site_warnings_read_as_sentences() {
+        let mut w = Warnings::default();
+        assert!(w.is_empty());
+        w.foreign_address(0x7000_0000_0000);
+        w.still_attached(5, 2);
+        assert_eq!(
+            w.to_string(),
+            "address 0x700000000000 was not attached through rshm (by other code, or before rshm was loaded); \
+             segment 5 is still attached here (2 times); it is destroyed after the last detach"
+        );
     }
 
     #[test]

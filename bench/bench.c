@@ -1,0 +1,384 @@
+/* make bench: what rshm costs over raw libc, measured as users call it.
+ *
+ * Every row alternates blocks of the raw libc call and the measured variant in the same
+ * process (or, for the preload library and strace, alternating runs of the same loop) so
+ * that machine drift cancels, and reports medians over ROUNDS rounds. The configuration
+ * is read once per process, so each rshm setting runs in a re-executed copy of this
+ * program. Ratios > 1 mean slower than raw. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <rshm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROUNDS 21
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    double tmp[256];
+    memcpy(tmp, v, n * sizeof *v);
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+/* ---- the pairs, raw and through rshm ---- */
+
+static int seg;
+
+static void at_raw(int n) {
+    for (int i = 0; i < n; i++) {
+        void *p = shmat(seg, NULL, 0);
+        if (p == (void *)-1 || shmdt(p) != 0)
+            die("raw shmat/shmdt");
+    }
+}
+
+static void at_rshm(int n) {
+    for (int i = 0; i < n; i++) {
+        void *p = rshm_at(seg, NULL, 0);
+        if (p == (void *)-1 || rshm_dt(p) != 0)
+            die("rshm_at/rshm_dt");
+    }
+}
+
+static void get_raw(int n) {
+    for (int i = 0; i < n; i++) {
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0 || shmctl(id, IPC_RMID, NULL) != 0)
+            die("raw shmget/IPC_RMID");
+    }
+}
+
+static void get_rshm(int n) {
+    for (int i = 0; i < n; i++) {
+        int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0 || rshm_rmid(id) != 0)
+            die("rshm_get/rshm_rmid");
+    }
+}
+
+/* Alternates blocks in ABBA order (raw, measured, measured, raw: what comes first or
+ * second in a round cancels out); prints "raw_ns measured_ns ratio" (medians; the ratio
+ * is the median of the per-round ratios). */
+static void alternate(void (*raw)(int), void (*measured)(int), int n) {
+    double r[ROUNDS], m[ROUNDS], q[ROUNDS];
+    raw(n / 4);
+    measured(n / 4);
+    for (int i = 0; i < ROUNDS; i++) {
+        double t0 = now_ns();
+        raw(n / 2);
+        double t1 = now_ns();
+        measured(n);
+        double t2 = now_ns();
+        raw(n / 2);
+        double t3 = now_ns();
+        r[i] = ((t1 - t0) + (t3 - t2)) / n;
+        m[i] = (t2 - t1) / n;
+        q[i] = m[i] / r[i];
+    }
+    printf("%.1f %.1f %.4f\n", median(r, ROUNDS), median(m, ROUNDS), median(q, ROUNDS));
+}
+
+/* ---- child modes ---- */
+
+static int mode_inproc(const char *pair, int held) {
+    seg = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    if (seg < 0)
+        die("shmget");
+    void **keep = calloc(held ? held : 1, sizeof *keep);
+    int hold = held ? shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600) : -1;
+    for (int i = 0; i < held; i++)
+        if ((keep[i] = rshm_at(hold, NULL, 0)) == (void *)-1)
+            die("holding attachments");
+    if (!strcmp(pair, "at"))
+        alternate(at_raw, at_rshm, 2000);
+    else
+        alternate(get_raw, get_rshm, 1000);
+    for (int i = 0; i < held; i++)
+        rshm_dt(keep[i]);
+    if (hold >= 0)
+        shmctl(hold, IPC_RMID, NULL);
+    shmctl(seg, IPC_RMID, NULL);
+    return 0;
+}
+
+/* A plain loop of raw pairs, for the preload library and strace: prints ns per pair. */
+static int mode_loop(int n) {
+    seg = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    if (seg < 0)
+        die("shmget");
+    at_raw(n / 10);
+    double t0 = now_ns();
+    at_raw(n);
+    double t1 = now_ns();
+    shmctl(seg, IPC_RMID, NULL);
+    printf("%.1f\n", (t1 - t0) / n);
+    return 0;
+}
+
+struct thread_arg {
+    int id, n, use_rshm;
+};
+
+static void *thread_pairs(void *v) {
+    struct thread_arg *a = v;
+    for (int i = 0; i < a->n; i++) {
+        void *p = a->use_rshm ? rshm_at(a->id, NULL, 0) : shmat(a->id, NULL, 0);
+        if (p == (void *)-1 || (a->use_rshm ? rshm_dt(p) : shmdt(p)) != 0)
+            die("thread pair");
+    }
+    return NULL;
+}
+
+static double two_threads(int ids[2], int n, int use_rshm) {
+    pthread_t t[2];
+    struct thread_arg a[2] = {{ids[0], n, use_rshm}, {ids[1], n, use_rshm}};
+    double t0 = now_ns();
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, thread_pairs, &a[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    return now_ns() - t0;
+}
+
+static int mode_threads(void) {
+    int ids[2] = {shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600), shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600)};
+    double q[ROUNDS], r[ROUNDS], m[ROUNDS];
+    int n = 2000;
+    two_threads(ids, n / 4, 0);
+    two_threads(ids, n / 4, 1);
+    for (int i = 0; i < ROUNDS; i++) {
+        double r1 = two_threads(ids, n / 2, 0);
+        m[i] = two_threads(ids, n, 1) / (2.0 * n);
+        r[i] = (r1 + two_threads(ids, n / 2, 0)) / (2.0 * n);
+        q[i] = m[i] / r[i];
+    }
+    shmctl(ids[0], IPC_RMID, NULL);
+    shmctl(ids[1], IPC_RMID, NULL);
+    printf("%.1f %.1f %.4f\n", median(r, ROUNDS), median(m, ROUNDS), median(q, ROUNDS));
+    return 0;
+}
+
+static int mode_memory(void) {
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    enum { N = 10000 };
+    static void *keep[N];
+    rshm_at(id, NULL, 0) == (void *)-1 ? die("attach") : (void)0;
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++)
+        if ((keep[i] = rshm_at(id, NULL, 0)) == (void *)-1)
+            die("attach");
+    struct mallinfo2 after = mallinfo2();
+    for (int i = 0; i < N; i++)
+        rshm_dt(keep[i]);
+    shmctl(id, IPC_RMID, NULL);
+    printf("%.2f\n", ((double)after.uordblks + after.hblkhd - before.uordblks - before.hblkhd) / N);
+    return 0;
+}
+
+/* ---- the orchestrator ---- */
+
+static char self[4096];
+
+/* Runs this program with `args` and extra `env` (NULL-terminated name=value list), optionally
+ * under `wrapper` (argv prefix); returns its first stdout line. */
+static char *run(char *const *wrapper, const char *const *args, char *const *env, char *out, size_t cap) {
+    int fds[2];
+    if (pipe(fds))
+        die("pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        for (int i = 0; env && env[i]; i++)
+            putenv(env[i]);
+        char *argv[32];
+        int k = 0;
+        for (int i = 0; wrapper && wrapper[i]; i++)
+            argv[k++] = wrapper[i];
+        argv[k++] = self;
+        for (int i = 0; args[i]; i++)
+            argv[k++] = (char *)args[i];
+        argv[k] = NULL;
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, cap - 1);
+    char junk[256];
+    while (read(fds[0], junk, sizeof junk) > 0) {
+    }
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    out[n > 0 ? n : 0] = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || n <= 0) {
+        fprintf(stderr, "bench: %s %s failed\n", wrapper ? wrapper[0] : self, args[0]);
+        exit(1);
+    }
+    return out;
+}
+
+struct row {
+    const char *name;
+    double raw, measured, ratio;
+};
+
+static void print_row(const struct row *r) {
+    printf("%-52s %10.1f %10.1f %8.3fx\n", r->name, r->raw, r->measured, r->ratio);
+}
+
+static struct row inproc(const char *name, const char *pair, const char *held, char *const *env) {
+    char out[256];
+    const char *args[] = {"inproc", pair, held, NULL};
+    struct row r = {name, 0, 0, 0};
+    sscanf(run(NULL, args, env, out, sizeof out), "%lf %lf %lf", &r.raw, &r.measured, &r.ratio);
+    print_row(&r);
+    return r;
+}
+
+/* Alternating runs of the raw loop: plain, then under `env`/`wrapper`. */
+static struct row processes(const char *name, char *const *wrapper, char *const *env, int n, int rounds) {
+    char out[256], count[32];
+    snprintf(count, sizeof count, "%d", n);
+    const char *args[] = {"loop", count, NULL};
+    double r[ROUNDS], m[ROUNDS], q[ROUNDS];
+    for (int i = 0; i < rounds; i++) {
+        /* ABBA across rounds: odd rounds run the measured process first. */
+        double a, b;
+        if (i % 2) {
+            b = atof(run(wrapper, args, env, out, sizeof out));
+            a = atof(run(NULL, args, NULL, out, sizeof out));
+        } else {
+            a = atof(run(NULL, args, NULL, out, sizeof out));
+            b = atof(run(wrapper, args, env, out, sizeof out));
+        }
+        r[i] = a;
+        m[i] = b;
+        q[i] = m[i] / r[i];
+    }
+    struct row row = {name, median(r, rounds), median(m, rounds), median(q, rounds)};
+    print_row(&row);
+    return row;
+}
+
+static int have(const char *prog) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+static void target(const char *what, double value, const char *op, double limit) {
+    int met = !strcmp(op, "<=") ? value <= limit : value >= limit;
+    printf("target: %-58s %8.3f %s %-6g %s\n", what, value, op, limit, met ? "met" : "NOT MET");
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "inproc"))
+        return mode_inproc(argv[2], argc > 3 ? atoi(argv[3]) : 0);
+    if (argc >= 3 && !strcmp(argv[1], "loop"))
+        return mode_loop(atoi(argv[2]));
+    if (argc >= 2 && !strcmp(argv[1], "threads"))
+        return mode_threads();
+    if (argc >= 2 && !strcmp(argv[1], "memory"))
+        return mode_memory();
+
+    const char *preload = getenv("RSHM_BENCH_PRELOAD");
+    if (readlink("/proc/self/exe", self, sizeof self - 1) < 0)
+        die("readlink");
+    char dir[] = "/tmp/rshm-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp");
+    static char text_file[256], json_file[256], pre_file[256], strace_file[256];
+    snprintf(text_file, sizeof text_file, "RSHM_LOG_FILE=%s/text.log", dir);
+    snprintf(json_file, sizeof json_file, "RSHM_LOG_FILE=%s/json.log", dir);
+    snprintf(pre_file, sizeof pre_file, "RSHM_LOG_FILE=%s/preload.log", dir);
+    snprintf(strace_file, sizeof strace_file, "%s/strace.log", dir);
+    char *defaults[] = {"RSHM_LOG=warn", NULL};
+    char *text[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=text", text_file, NULL};
+    char *json[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=json", json_file, NULL};
+
+    printf("%-52s %10s %10s %9s\n", "row (median of 21 rounds; ns per pair)", "raw", "measured", "ratio");
+    struct row at = inproc("shmat+shmdt, rshm default settings", "at", "0", defaults);
+    struct row get = inproc("shmget(IPC_PRIVATE)+IPC_RMID, rshm default settings", "get", "0", defaults);
+    inproc("shmat+shmdt, RSHM_LOG=info text to a file", "at", "0", text);
+    inproc("shmget+IPC_RMID, RSHM_LOG=info text to a file", "get", "0", text);
+    struct row at_json = inproc("shmat+shmdt, RSHM_LOG=info JSON to a file", "at", "0", json);
+    struct row get_json = inproc("shmget+IPC_RMID, RSHM_LOG=info JSON to a file", "get", "0", json);
+    inproc("shmat+shmdt, default, 10 live attachments held", "at", "10", defaults);
+    inproc("shmat+shmdt, default, 1,000 live attachments held", "at", "1000", defaults);
+    struct row held = inproc("shmat+shmdt, default, 10,000 live attachments held", "at", "10000", defaults);
+
+    char out[256];
+    const char *targs[] = {"threads", NULL};
+    struct row threads = {"two threads, shmat+shmdt each, rshm default", 0, 0, 0};
+    sscanf(run(NULL, targs, defaults, out, sizeof out), "%lf %lf %lf", &threads.raw, &threads.measured,
+           &threads.ratio);
+    print_row(&threads);
+
+    struct row pre_off = {0}, pre_json = {0}, strace = {0};
+    int have_preload = preload && access(preload, R_OK) == 0;
+    if (have_preload) {
+        static char ld[4200];
+        snprintf(ld, sizeof ld, "LD_PRELOAD=%s", preload);
+        char *off[] = {ld, "RSHM_LOG=off", NULL};
+        char *pjson[] = {ld, "RSHM_LOG=info", "RSHM_LOG_FORMAT=json", pre_file, NULL};
+        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 20000, 15);
+        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 20000, 15);
+    } else {
+        printf("%-52s (set RSHM_BENCH_PRELOAD to the preload library)\n", "preload rows skipped");
+    }
+    if (have("strace")) {
+        char *wrap[] = {"strace", "-f", "-qq", "-e", "trace=ipc", "-o", strace_file, NULL};
+        strace = processes("shmat+shmdt, strace -f -e trace=ipc -o FILE", wrap, NULL, 5000, 15);
+    } else {
+        printf("%-52s (strace is not installed)\n", "strace row skipped");
+    }
+    const char *margs[] = {"memory", NULL};
+    double bytes = atof(run(NULL, margs, defaults, out, sizeof out));
+    printf("%-52s %10.2f bytes\n", "heap per live attachment (mallinfo2, 10,000 held)", bytes);
+
+    printf("\n");
+    target("rshm default, shmat+shmdt (ratio to raw)", at.ratio, "<=", 1.03);
+    target("rshm default, shmget+IPC_RMID (ratio to raw)", get.ratio, "<=", 1.03);
+    target("10,000 live attachments, shmat+shmdt (ratio to raw)", held.ratio, "<=", 1.03);
+    target("JSON logging to a file, shmat+shmdt (ratio to raw)", at_json.ratio, "<=", 1.6);
+    target("JSON logging to a file, shmget+IPC_RMID (ratio to raw)", get_json.ratio, "<=", 1.6);
+    if (have_preload)
+        target("preload, RSHM_LOG=off (ratio to raw)", pre_off.ratio, "<=", 1.03);
+    if (have_preload && strace.raw > 0) {
+        double pre_cost = pre_json.measured - pre_json.raw, strace_cost = strace.measured - strace.raw;
+        target("strace's added cost / preload JSON's added cost", strace_cost / (pre_cost > 1 ? pre_cost : 1), ">=",
+               5);
+    }
+    target("two threads (throughput ratio to raw)", threads.ratio, "<=", 1.10);
+    target("heap bytes per live attachment", bytes, "<=", 64);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
