@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering::*};
 
 /// The cache page; null until the first use, `UNSUPPORTED` if it could not be set up.
 static PAGE: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
-const UNSUPPORTED: *mut AtomicI32 = 1 as *mut AtomicI32;
+const UNSUPPORTED: *mut AtomicI32 = core::ptr::dangling_mut();
 
 fn getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.
