@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 21
+#define ROUNDS 31
 
 static double now_ns(void) {
     struct timespec ts;
@@ -322,7 +322,18 @@ int main(int argc, char **argv) {
     char *text[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=text", text_file, NULL};
     char *json[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=json", json_file, NULL};
 
-    printf("%-52s %10s %10s %9s\n", "row (median of 21 rounds; ns per pair)", "raw", "measured", "ratio");
+    char cpu[256] = "unknown cpu";
+    FILE *ci = fopen("/proc/cpuinfo", "r");
+    for (char line[512]; ci && fgets(line, sizeof line, ci);)
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    if (ci)
+        fclose(ci);
+    printf("machine: %s, %ld cpus\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("%-52s %10s %10s %9s\n", "row (median of 31 rounds; ns per pair)", "raw", "measured", "ratio");
     struct row at = inproc("shmat+shmdt, rshm default settings", "at", "0", defaults);
     struct row get = inproc("shmget(IPC_PRIVATE)+IPC_RMID, rshm default settings", "get", "0", defaults);
     inproc("shmat+shmdt, RSHM_LOG=info text to a file", "at", "0", text);
@@ -347,8 +358,8 @@ int main(int argc, char **argv) {
         snprintf(ld, sizeof ld, "LD_PRELOAD=%s", preload);
         char *off[] = {ld, "RSHM_LOG=off", NULL};
         char *pjson[] = {ld, "RSHM_LOG=info", "RSHM_LOG_FORMAT=json", pre_file, NULL};
-        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 20000, 15);
-        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 20000, 15);
+        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 20000, ROUNDS);
+        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 20000, ROUNDS);
     } else {
         printf("%-52s (set RSHM_BENCH_PRELOAD to the preload library)\n", "preload rows skipped");
     }

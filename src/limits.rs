@@ -61,6 +61,16 @@ pub fn get(b: &dyn Backend) -> Limits {
 
 // c_ulong is u64 here but u32 on 32-bit targets: the casts are needed there.
 #[allow(clippy::unnecessary_cast)]
+/// SHMLBA alone: one atomic load once the limits are read (the attach and detach
+/// checks need nothing else).
+#[inline]
+pub fn shmlba(b: &dyn Backend) -> u64 {
+    match SHMLBA.load(Relaxed) {
+        0 => get(b).shmlba,
+        v => v,
+    }
+}
+
 fn read(b: &dyn Backend) -> Limits {
     let _errno = crate::error::ErrnoGuard::save();
     let mut l = Limits::LINUX_DEFAULTS;

@@ -341,6 +341,12 @@ pub fn segment(shmid: i32) -> Option<Segment> {
         .map(|s| Segment::from(seg_key(shmid), s.v))
 }
 
+/// The size of segment `shmid` in bytes, 0 if this process does not know it.
+#[inline]
+pub fn segment_size(shmid: i32) -> u64 {
+    SEGMENTS.find(seg_key(shmid), LIVE).map_or(0, |s| s.v[1])
+}
+
 /// Records that this process marked `shmid` for removal; the entry goes when the last
 /// attachment held here goes (or now, if there is none).
 pub fn segment_removed(shmid: i32) {

@@ -4,7 +4,7 @@
 use crate::backend::{self, Backend, FAILED, Libc};
 use crate::clock;
 use crate::config::{self, Config, Level};
-use crate::error::{Error, Msg, errno};
+use crate::error::{self, Error, Msg, errno};
 use crate::explain;
 use crate::limits;
 use crate::log::{self, Args, Record, Ret};
@@ -56,8 +56,10 @@ struct Call<'a> {
     name: &'static str,
     args: Args,
     t0: u64,
-    /// A rule the call broke, when rules are only reported (the preload library).
-    broken: Option<Error>,
+    /// The call broke a rule that is only reported (the preload library); the rule's
+    /// sentence waits in this thread's last error. (Not the `Error` itself: `Call` is
+    /// built on every call and must stay small.)
+    broken: bool,
 }
 
 impl<'a> Call<'a> {
@@ -74,18 +76,21 @@ impl<'a> Call<'a> {
             name: api.names[which],
             args,
             t0,
-            broken: None,
+            broken: false,
         }
     }
 
     /// The rule's verdict: `Err` stops the call when rules are enforced; otherwise a
     /// broken rule is kept, to be logged as a warning with the call's result.
+    // Inlined so the (large) `Err` side is not copied on the path where it is absent.
+    #[inline(always)]
     fn check(&mut self, v: validate::Checked) -> Result<Warnings, Error> {
         match v {
             Ok(w) => Ok(w),
             Err(e) if self.api.enforces(&self.cfg) => Err(self.failed(e)),
             Err(e) => {
-                self.broken = Some(e);
+                error::set_last(&e.msg);
+                self.broken = true;
                 Ok(Warnings::default())
             }
         }
@@ -116,7 +121,7 @@ impl<'a> Call<'a> {
     /// Logs success: at info, or at warn with the sentence of a broken rule and of the
     /// warnings (written only when the line is).
     fn done(&self, ret: Ret, w: &Warnings) {
-        let level = if w.is_empty() && self.broken.is_none() {
+        let level = if w.is_empty() && !self.broken {
             Level::Info
         } else {
             Level::Warn
@@ -124,10 +129,11 @@ impl<'a> Call<'a> {
         if level > self.cfg.level {
             return;
         }
-        let mut msg = Msg::new();
-        if let Some(e) = &self.broken {
-            msg.push_str(e.message());
-        }
+        let mut msg = if self.broken {
+            error::last()
+        } else {
+            Msg::new()
+        };
         if !w.is_empty() {
             if !msg.is_empty() {
                 msg.push_str("; ");
@@ -179,17 +185,17 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
 /// process had mapped there, so no live Rust reference may point into that range.
 pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Result<usize, Error> {
     let mut call = Call::start(api, 1, Args::At { shmid, addr, flags });
-    let lim = limits::get(api.backend);
-    let warning = call.check(validate::at(call.name, shmid, addr, flags, &lim))?;
+    let lba = limits::shmlba(api.backend);
+    let warning = call.check(validate::at(call.name, shmid, addr, flags, lba))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
     let p = unsafe { api.backend.shmat(shmid, addr, flags) };
     if p == FAILED {
         let e = explain::at(api.backend, call.name, shmid, addr, flags, errno());
         return Err(call.failed(e));
     }
-    let size = match registry::segment(shmid).map(|s| s.size) {
-        Some(n) if n > 0 => n,
-        _ => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
+    let size = match registry::segment_size(shmid) {
+        0 => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
+        n => n,
     };
     registry::attached(p, shmid, size, flags, config::getpid(), call.t0);
     call.done(Ret::Addr(p), &warning);
@@ -202,8 +208,8 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
 /// As shmdt(2): the segment's memory at `addr` must not be used afterwards.
 pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
     let mut call = Call::start(api, 2, Args::Dt { addr });
-    let lim = limits::get(api.backend);
-    let mut warning = call.check(validate::dt(call.name, addr, &lim))?;
+    let lba = limits::shmlba(api.backend);
+    let mut warning = call.check(validate::dt(call.name, addr, lba))?;
     let seen = registry::attachment(addr).or_else(|| recognise(addr));
     if seen.is_none() && registry::detached_attachment(addr).is_none() {
         warning.foreign_address(addr);

@@ -109,6 +109,7 @@ pub const GET_VALID: c_int =
 pub const AT_VALID: c_int = SHM_RDONLY | SHM_RND | SHM_REMAP | SHM_EXEC;
 
 /// Checks shmget's arguments. `call` names the function the program called.
+#[inline]
 pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Checked {
     let unknown = flags & !GET_VALID;
     if unknown != 0 {
@@ -169,8 +170,9 @@ pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Che
     Ok(w)
 }
 
-/// Checks shmat's arguments.
-pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Checked {
+/// Checks shmat's arguments (`shmlba`: the attach alignment, SHMLBA).
+#[inline]
+pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, shmlba: u64) -> Checked {
     if shmid < 0 {
         return Err(Error::new(
             EINVAL,
@@ -190,7 +192,7 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Ch
         ));
     }
     // SHMLBA is a power of two (the page size on Linux).
-    let mask = (l.shmlba.max(1) as usize) - 1;
+    let mask = (shmlba.max(1) as usize) - 1;
     let lba = mask + 1;
     let rounded = if flags & SHM_RND != 0 {
         addr & !mask
@@ -215,15 +217,16 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, l: &Limits) -> Ch
     Ok(Warnings::default())
 }
 
-/// Checks shmdt's argument.
-pub fn dt(call: &str, addr: usize, l: &Limits) -> Checked {
+/// Checks shmdt's argument (`shmlba`: the page size).
+#[inline]
+pub fn dt(call: &str, addr: usize, shmlba: u64) -> Checked {
     if addr == 0 {
         return Err(Error::new(
             EINVAL,
             format_args!("{call}: address is NULL; nothing is attached there"),
         ));
     }
-    let mask = (l.shmlba.max(1) as usize) - 1;
+    let mask = (shmlba.max(1) as usize) - 1;
     if addr & mask != 0 {
         return Err(Error::new(
             EINVAL,
@@ -237,6 +240,7 @@ pub fn dt(call: &str, addr: usize, l: &Limits) -> Checked {
 }
 
 /// Checks shmctl(IPC_RMID)'s argument.
+#[inline]
 pub fn rmid(call: &str, shmid: c_int) -> Checked {
     if shmid < 0 {
         return Err(Error::new(
@@ -437,7 +441,7 @@ mod tests {
             ),
         ];
         for &(id, addr, flags, errno, text) in table {
-            check(at("rshm_at", id, addr, flags, &L), errno, text);
+            check(at("rshm_at", id, addr, flags, L.shmlba), errno, text);
         }
     }
 
@@ -457,17 +461,17 @@ mod tests {
     #[test]
     fn dt_and_rmid_rules() {
         check(
-            dt("rshm_dt", 0, &L),
+            dt("rshm_dt", 0, L.shmlba),
             EINVAL,
             "rshm_dt: address is NULL; nothing is attached there",
         );
         check(
-            dt("shmdt", 0x1001, &L),
+            dt("shmdt", 0x1001, L.shmlba),
             EINVAL,
             "shmdt: address 0x1001 is not page-aligned, so it is not the start of an attached segment",
         );
-        check(dt("rshm_dt", 0x7000_0000_0000, &L), 0, "");
-        check(dt("rshm_dt", usize::MAX & !0xfff, &L), 0, "");
+        check(dt("rshm_dt", 0x7000_0000_0000, L.shmlba), 0, "");
+        check(dt("rshm_dt", usize::MAX & !0xfff, L.shmlba), 0, "");
         check(rmid("rshm_rmid", 0), 0, "");
         check(
             rmid("rshm_rmid", -5),
