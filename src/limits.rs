@@ -59,8 +59,6 @@ pub fn get(b: &dyn Backend) -> Limits {
     l
 }
 
-// c_ulong is u64 here but u32 on 32-bit targets: the casts are needed there.
-#[allow(clippy::unnecessary_cast)]
 /// SHMLBA alone: one atomic load once the limits are read (the attach and detach
 /// checks need nothing else).
 #[inline]
@@ -71,6 +69,8 @@ pub fn shmlba(b: &dyn Backend) -> u64 {
     }
 }
 
+// c_ulong is u64 here but u32 on 32-bit targets: the casts are needed there.
+#[allow(clippy::unnecessary_cast)]
 fn read(b: &dyn Backend) -> Limits {
     let _errno = crate::error::ErrnoGuard::save();
     let mut l = Limits::LINUX_DEFAULTS;
