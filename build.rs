@@ -12,10 +12,20 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=c_tests");
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librshm.so.0");
+    // The version lives in Cargo.toml only: the soname and the header's macros come from it.
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,librshm.so.{major}");
 
     let header = root.join("include/rshm.h");
-    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    config.after_includes = Some(format!(
+        "\n/* The version of rshm this header belongs to; rshm_version() gives the library's. */\n\
+         #define RSHM_VERSION_MAJOR {major}\n#define RSHM_VERSION_MINOR {minor}\n#define RSHM_VERSION_PATCH {patch}\n\
+         #define RSHM_VERSION_STRING \"{major}.{minor}.{patch}\""
+    ));
     cbindgen::Builder::new()
         .with_config(config)
         .with_src(root.join("src/ffi.rs"))

@@ -64,6 +64,11 @@ int main(void) {
     CHECK(rshm_rmid(p) == 0, "remove private");
 
     CHECK(rshm_rmid(id) == 0, "remove keyed");
+
+    /* The version: the header's macros and the library agree. */
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", RSHM_VERSION_MAJOR, RSHM_VERSION_MINOR, RSHM_VERSION_PATCH);
+    CHECK(strcmp(rshm_version(), v) == 0 && strcmp(RSHM_VERSION_STRING, v) == 0, "version macros match rshm_version()");
     CHECK_ERR(rshm_get(key, 0, 0) == -1, ENOENT, "no segment has key", "removed key is gone");
     return check_done();
 }

@@ -16,6 +16,12 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
+/* The version of rshm this header belongs to; rshm_version() gives the library's. */
+#define RSHM_VERSION_MAJOR 0
+#define RSHM_VERSION_MINOR 1
+#define RSHM_VERSION_PATCH 0
+#define RSHM_VERSION_STRING "0.1.0"
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -60,6 +66,12 @@ const char *rshm_last_error(void);
  yet detached by `rshm_dt`), as the registry counts them.
  */
 size_t rshm_attachment_count(void);
+
+/*
+ The library's version, "MAJOR.MINOR.PATCH" (the header's `RSHM_VERSION_STRING` is the
+ version it was compiled against). A static string; never NULL.
+ */
+const char *rshm_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

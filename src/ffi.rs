@@ -58,3 +58,10 @@ pub extern "C" fn rshm_last_error() -> *const c_char {
 pub extern "C" fn rshm_attachment_count() -> size_t {
     crate::registry::live_attachments()
 }
+
+/// The library's version, "MAJOR.MINOR.PATCH" (the header's `RSHM_VERSION_STRING` is the
+/// version it was compiled against). A static string; never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn rshm_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -34,7 +34,8 @@ fn exports_only_the_documented_rshm_functions() {
             "rshm_dt",
             "rshm_get",
             "rshm_last_error",
-            "rshm_rmid"
+            "rshm_rmid",
+            "rshm_version"
         ]
     );
 }

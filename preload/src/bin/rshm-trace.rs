@@ -75,7 +75,7 @@ fn parse_args(mut args: impl Iterator<Item = OsString>) -> Result<Options, Strin
 }
 
 /// The preload library: `RSHM_PRELOAD` if set, else beside this binary, else in
-/// `../lib/` of an installed prefix.
+/// `../lib/` or `../lib64/` of an installed prefix.
 fn find_preload() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("RSHM_PRELOAD") {
         let p = PathBuf::from(p);
