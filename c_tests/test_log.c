@@ -37,7 +37,7 @@ static void script(struct facts *f) {
 static void fd_flags(const char *path, struct facts *f) {
     char link[64], target[PATH_MAX];
     f->fd_flags = f->fl_flags = -1;
-    for (int fd = 3; fd < 256; fd++) {
+    for (int fd = 3; fd < 1024; fd++) {
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         ssize_t n = readlink(link, target, sizeof target - 1);
         if (n <= 0)

@@ -76,6 +76,9 @@ pub struct Config {
     pub report: bool,
     /// Where lines go (-1: nowhere).
     pub fd: c_int,
+    /// The sink is a pipe or socket: a write to it may raise SIGPIPE, which the log
+    /// must not let reach the program.
+    pub pipe: bool,
 }
 
 const READY: u64 = 1 << 63;
@@ -83,6 +86,7 @@ const JSON: u64 = 1 << 8;
 const STRICT: u64 = 1 << 9;
 const REPORT: u64 = 1 << 10;
 const PID_IN_NAME: u64 = 1 << 11;
+const PIPE: u64 = 1 << 12;
 
 fn pack(c: &Config, pid_in_name: bool) -> u64 {
     READY
@@ -91,6 +95,7 @@ fn pack(c: &Config, pid_in_name: bool) -> u64 {
         | if c.strict { STRICT } else { 0 }
         | if c.report { REPORT } else { 0 }
         | if pid_in_name { PID_IN_NAME } else { 0 }
+        | if c.pipe { PIPE } else { 0 }
         | (u64::from(c.fd as u32) << 24)
 }
 
@@ -101,6 +106,7 @@ fn unpack(w: u64) -> Config {
         strict: w & STRICT != 0,
         report: w & REPORT != 0,
         fd: ((w >> 24) & 0xffff_ffff) as u32 as c_int,
+        pipe: w & PIPE != 0,
     }
 }
 
@@ -160,6 +166,7 @@ fn init(default: Level) -> Config {
         strict: false,
         report: false,
         fd: -1,
+        pipe: false,
     }
 }
 
@@ -178,6 +185,7 @@ fn read_env(default: Level) -> (Config, bool) {
         strict: false,
         report: false,
         fd: 2,
+        pipe: false,
     };
     if let Some(v) = env(c"RSHM_LOG") {
         match Level::parse(v) {
@@ -209,6 +217,7 @@ fn read_env(default: Level) -> (Config, bool) {
         pid_in_name = t.as_str().contains("%p");
         c.fd = open_log(t, getpid());
     }
+    c.pipe = is_pipe(c.fd);
     (c, pid_in_name)
 }
 
@@ -254,8 +263,36 @@ fn open_log(template: &FixedBuf<4096>, pid: i32) -> c_int {
             name,
             crate::names::errno_name(e)
         ));
+        return fd;
     }
-    fd
+    // Move it out of the way of the program's own descriptors: a program that closes a
+    // low fd and opens a file of its own must not find rshm's lines in it.
+    // SAFETY: duplicating the fd just opened.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if high < 0 {
+        return fd;
+    }
+    // SAFETY: closing the original of the duplicate just made.
+    unsafe { libc::close(fd) };
+    high
+}
+
+/// The lowest descriptor number the log file gets.
+const HIGH_FD: c_int = 512;
+
+/// True if `fd` is a pipe or a socket (where a write can raise SIGPIPE).
+fn is_pipe(fd: c_int) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes one struct stat into `st`.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: zeroed is a valid struct stat and fstat filled it in.
+    let mode = unsafe { st.assume_init() }.st_mode & libc::S_IFMT;
+    mode == libc::S_IFIFO || mode == libc::S_IFSOCK
 }
 
 /// The log descriptor for this process. In a forked child whose log file name holds
@@ -276,10 +313,12 @@ pub fn fd_for(pid: i32, c: &Config) -> c_int {
     // SAFETY: TEMPLATE was written before WORD was published, and is never written again.
     let t = unsafe { &*TEMPLATE.0.get() };
     let fd = open_log(t, pid);
+    let pipe = is_pipe(fd);
     let mut cur = w;
     loop {
         let mut n = unpack(cur);
         n.fd = fd;
+        n.pipe = pipe;
         match WORD.compare_exchange(cur, pack(&n, true), AcqRel, Acquire) {
             Ok(_) => break,
             Err(x) => cur = x,
@@ -302,8 +341,7 @@ pub fn getpid() -> i32 {
 pub fn say(args: core::fmt::Arguments<'_>) {
     let _errno = crate::error::ErrnoGuard::save();
     let line = FixedBuf::<512>::from_fmt(args);
-    // SAFETY: the buffer is valid for line.len() bytes.
-    unsafe { libc::write(2, line.as_bytes().as_ptr().cast(), line.len()) };
+    crate::log::write_no_sigpipe(2, line.as_bytes());
 }
 
 /// Bytes from the environment shown as text (invalid UTF-8 as `?`).
@@ -334,6 +372,7 @@ mod tests {
                 strict: true,
                 report: false,
                 fd: 7,
+                pipe: true,
             },
             Config {
                 level: Level::Off,
@@ -341,6 +380,7 @@ mod tests {
                 strict: false,
                 report: true,
                 fd: -1,
+                pipe: false,
             },
             Config {
                 level: Level::Warn,
@@ -348,6 +388,7 @@ mod tests {
                 strict: false,
                 report: false,
                 fd: 2,
+                pipe: false,
             },
         ] {
             assert_eq!(unpack(pack(&c, false)), c);

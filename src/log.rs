@@ -138,15 +138,48 @@ pub fn emit(c: &Config, r: &Record<'_>) {
     } else {
         text(&mut line, &stamp, r)
     }
-    write_line(fd, &line);
+    write_line(fd, c.pipe, &line);
 }
 
 static FAILED: AtomicBool = AtomicBool::new(false);
 
-fn write_line(fd: c_int, line: &Line) {
+/// write(2) to a pipe or socket without letting SIGPIPE reach the program: the signal
+/// is blocked for this thread around the write and, if the write raised it (and it was
+/// not already pending for the program), taken back. Async-signal-safe.
+pub fn write_no_sigpipe(fd: c_int, bytes: &[u8]) -> isize {
+    // SAFETY: sigset_t is plain data; each call gets valid pointers to locals.
+    unsafe {
+        let mut pipe_only: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        let mut pending: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut pipe_only);
+        libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old);
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let e = crate::error::errno();
+        if n < 0 && e == libc::EPIPE && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe_only, core::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
+        crate::error::set_errno(e);
+        n
+    }
+}
+
+fn write_line(fd: c_int, pipe: bool, line: &Line) {
     loop {
-        // SAFETY: the buffer is valid for line.len() bytes.
-        let n = unsafe { libc::write(fd, line.as_bytes().as_ptr().cast(), line.len()) };
+        let n = if pipe {
+            write_no_sigpipe(fd, line.as_bytes())
+        } else {
+            // SAFETY: the buffer is valid for line.len() bytes.
+            unsafe { libc::write(fd, line.as_bytes().as_ptr().cast(), line.len()) }
+        };
         if n >= 0 {
             return;
         }

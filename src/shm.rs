@@ -12,7 +12,7 @@ use crate::maps;
 use crate::names::{IPC_CREAT, IPC_EXCL, IPC_RMID};
 use crate::registry;
 use crate::validate::{self, Warnings};
-use libc::{c_int, key_t};
+use libc::{EACCES, EINVAL, c_int, key_t};
 
 /// Who is calling: which backend reaches the kernel, which names the log shows, and
 /// whether a broken rule fails the call (the library) or is only reported (the preload
@@ -148,22 +148,48 @@ impl<'a> Call<'a> {
 pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Error> {
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
     let lim = limits::get(api.backend);
-    let warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
+    let mut warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
+    if call.cfg.strict && warning.world_writable() {
+        let e = Error::new(
+            EINVAL,
+            format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),
+        );
+        return Err(call.failed(e));
+    }
     let id = api.backend.shmget(key, size, flags);
     if id < 0 {
         let e = explain::get(api.backend, call.name, key, size, flags, &lim, errno());
         return Err(call.failed(e));
     }
     let pid = config::getpid();
-    let created =
-        if key == libc::IPC_PRIVATE || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL {
-            true
-        } else if flags & IPC_CREAT != 0 {
-            // Made now or found? The kernel knows who made it.
-            backend::stat(api.backend, id).is_ok_and(|ds| ds.shm_cpid == pid)
-        } else {
-            false
-        };
+    let created = if key == libc::IPC_PRIVATE
+        || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL
+    {
+        true
+    } else if flags & IPC_CREAT != 0 {
+        // Made now or found? The kernel knows who made it, and who owns it: a segment of
+        // another user found where one was to be made may be a squatter's.
+        match backend::stat(api.backend, id) {
+            Ok(ds) if ds.shm_cpid == pid => true,
+            Ok(ds) => {
+                let me = euid();
+                if ds.shm_perm.uid != me && ds.shm_perm.cuid != me {
+                    warning.squatted(key, ds.shm_perm.uid);
+                    if call.cfg.strict {
+                        let e = Error::new(
+                            EACCES,
+                            format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),
+                        );
+                        return Err(call.failed(e));
+                    }
+                }
+                false
+            }
+            Err(_) => false,
+        }
+    } else {
+        false
+    };
     registry::segment_got(
         id,
         key,
@@ -175,6 +201,11 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
     );
     call.done(Ret::Created(id.into(), created), &warning);
     Ok(id)
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// shmat: attaches segment `shmid` at `addr` (0: where the kernel likes) and returns the

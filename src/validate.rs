@@ -20,6 +20,8 @@ pub struct Warnings {
     addr: usize,
     shmid: c_int,
     held: u64,
+    owner: u32,
+    key: key_t,
 }
 
 const WORLD_WRITABLE: u8 = 1;
@@ -27,6 +29,7 @@ const EXCL_WITHOUT_CREAT: u8 = 2;
 const EXEC_BITS: u8 = 4;
 const FOREIGN_ADDRESS: u8 = 8;
 const STILL_ATTACHED: u8 = 16;
+const SQUATTED: u8 = 32;
 
 impl Warnings {
     /// True when there is nothing to warn about.
@@ -38,6 +41,20 @@ impl Warnings {
     pub fn foreign_address(&mut self, addr: usize) {
         self.bits |= FOREIGN_ADDRESS;
         self.addr = addr;
+    }
+
+    /// True if the permissions let every user write a segment being made (a failure under
+    /// `RSHM_STRICT=1`).
+    pub fn world_writable(&self) -> bool {
+        self.bits & WORLD_WRITABLE != 0
+    }
+
+    /// `IPC_CREAT` without `IPC_EXCL` opened an existing segment of `key` that another
+    /// user (`owner`) made: perhaps a squatter's (a failure under `RSHM_STRICT=1`).
+    pub fn squatted(&mut self, key: key_t, owner: u32) {
+        self.bits |= SQUATTED;
+        self.key = key;
+        self.owner = owner;
     }
 
     /// `rshm_rmid` of a segment this process still has attached `held` times.
@@ -86,6 +103,16 @@ impl core::fmt::Display for Warnings {
                 f,
                 "address {} was not attached through rshm (by other code, or before rshm was loaded)",
                 Addr(self.addr)
+            )?;
+        }
+        if self.bits & SQUATTED != 0 {
+            next(f)?;
+            write!(
+                f,
+                "key {} already had a segment, owned by uid {}: IPC_CREAT without IPC_EXCL opened \
+                 another user's segment instead of making one (a squatter's?)",
+                Key(self.key),
+                self.owner
             )?;
         }
         if self.bits & STILL_ATTACHED != 0 {

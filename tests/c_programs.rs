@@ -153,8 +153,11 @@ c_tests!(
     test_cxx,
     test_fork,
     test_get,
+    test_limits,
     test_log,
+    test_logfail,
     test_perm,
     test_rmid,
-    test_signal
+    test_security,
+    test_signal,
 );

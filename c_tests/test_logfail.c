@@ -1,0 +1,126 @@
+/* Faults in the log sink never change a call's result: a full disk (/dev/full), a log
+ * file that cannot be created, the log fd closed by the program, standard error a closed
+ * pipe (no SIGPIPE may reach the program). rshm says once, on standard error, that
+ * logging failed. Each case runs in a re-executed child (the configuration is per process). */
+#define _GNU_SOURCE
+#include "check.h"
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+/* The child: a full round of calls; prints "ok" if every result was the real one. */
+static int child(const char *mode) {
+    if (!strcmp(mode, "closefd")) {
+        /* The first call opens the log; then the program closes every fd rshm holds. */
+        int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        char link[64], target[PATH_MAX];
+        for (int fd = 3; fd < 1024; fd++) {
+            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n > 0 && (target[n] = 0, strstr(target, "rshm-logfail")))
+                close(fd);
+        }
+        rshm_rmid(id);
+    }
+    int bad = 0;
+    for (int i = 0; i < 3; i++) {
+        int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        void *p = id < 0 ? (void *)-1 : rshm_at(id, NULL, 0);
+        bad += p == (void *)-1 || rshm_dt(p) != 0 || rshm_rmid(id) != 0;
+        errno = 0;
+        bad += rshm_dt(p) != -1 || errno != EINVAL; /* a failure, logged too */
+    }
+    printf(bad ? "bad\n" : "ok\n");
+    return 0;
+}
+
+/* Runs the child with `env`; stderr to `err_fd` (or a closed pipe if -1). Captures stdout
+ * into `out` and stderr into `err` (if err_fd is the capture). Returns the wait status. */
+static int run(const char *mode, const char *const *env, int closed_stderr, char *out, size_t ocap, char *err,
+               size_t ecap) {
+    int o[2], e[2];
+    if (pipe(o) || pipe(e))
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        close(o[0]);
+        close(e[0]);
+        if (closed_stderr) {
+            /* stderr: a pipe whose reader is gone. */
+            int p[2];
+            if (pipe(p) == 0) {
+                close(p[0]);
+                dup2(p[1], 2);
+                close(p[1]);
+            }
+        }
+        unsetenv("RSHM_LOG");
+        unsetenv("RSHM_LOG_FILE");
+        for (int i = 0; env[i]; i += 2)
+            setenv(env[i], env[i + 1], 1);
+        execl("/proc/self/exe", "test_logfail", "child", mode, (char *)NULL);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    ssize_t n = read(o[0], out, ocap - 1);
+    out[n > 0 ? n : 0] = 0;
+    size_t got = 0;
+    while (got + 1 < ecap && (n = read(e[0], err + got, ecap - 1 - got)) > 0)
+        got += n;
+    err[got] = 0;
+    close(o[0]);
+    close(e[0]);
+    int st = -1;
+    waitpid(pid, &st, 0);
+    return st;
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "child"))
+        return child(argv[2]);
+    char out[256], err[8192];
+    int st;
+
+    const char *full[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "/dev/full", NULL};
+    st = run("full", full, 0, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(out, "ok\n"), "disk full: every call returns its real result");
+    CHECK(count(err, "rshm: writing the log failed (ENOSPC); log lines are being lost\n") == 1 && count(err, "rshm") == 1,
+          "disk full: said once");
+
+    const char *nodir[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "/nonexistent-rshm-dir/log", NULL};
+    st = run("nodir", nodir, 0, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && !strcmp(out, "ok\n"), "log file cannot be created: real results");
+    CHECK(!strcmp(err, "rshm: cannot open log file /nonexistent-rshm-dir/log: ENOENT; logging is off\n"),
+          "log file cannot be created: said once, with the name and errno");
+
+    char path[] = "/tmp/rshm-logfail-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    const char *closefd[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", path, NULL};
+    st = run("closefd", closefd, 0, out, sizeof out, err, sizeof err);
+    unlink(path);
+    CHECK(WIFEXITED(st) && !strcmp(out, "ok\n"), "log fd closed by the program: real results");
+    CHECK(count(err, "rshm: writing the log failed (EBADF); log lines are being lost\n") == 1, "log fd closed: said once");
+
+    const char *toerr[] = {"RSHM_LOG", "info", NULL};
+    st = run("pipe", toerr, 1, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stderr a closed pipe: no SIGPIPE killed the program");
+    CHECK(!strcmp(out, "ok\n"), "stderr a closed pipe: real results");
+
+    /* The program's own SIGPIPE disposition and pending set are left as they were. */
+    struct sigaction sa;
+    CHECK(sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL, "SIGPIPE still default here");
+    return check_done();
+}
