@@ -150,7 +150,9 @@ macro_rules! c_tests {
 
 c_tests!(
     test_at_dt,
+    test_badinput,
     test_cxx,
+    test_differential,
     test_fork,
     test_get,
     test_limits,

@@ -97,9 +97,9 @@ impl Backend for Next {
 
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         match get(&CTL, c"shmctl") {
-            // SAFETY: the caller guarantees `buf` fits `cmd`. (The raw system call wants
-            // IPC_64 in the command for the 64-bit structures glibc uses.)
-            MISSING => unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd | 0x100, buf) as c_int },
+            // SAFETY: the caller guarantees `buf` fits `cmd`. (64-bit Linux takes the
+            // command as it is: no IPC_64 bit, which it would reject.)
+            MISSING => unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf) as c_int },
             p => {
                 // SAFETY: `p` is the address dlsym gave for shmctl, which has this type.
                 let f: CtlFn = unsafe { core::mem::transmute::<usize, CtlFn>(p) };

@@ -24,12 +24,19 @@ fn build(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("c_progs")
         .join(format!("{name}.c"));
+    build_from(&src, name, &[])
+}
+
+/// Compiles `src` into a program called NAME, with extra compiler arguments.
+fn build_from(src: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = tmp().join(format!("prog-{name}"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let st = Command::new(cc)
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        .args(extra)
+        .arg("-o")
         .arg(&out)
-        .arg(&src)
+        .arg(src)
         .status()
         .expect("running cc");
     assert!(st.success(), "compiling {}", src.display());
@@ -637,6 +644,34 @@ fn perls_shm_builtins_are_traced() {
             ("args.cmd", "IPC_RMID"),
             ("ret", "0"),
         ],
+    );
+}
+
+#[test]
+fn differential_raw_system_calls_against_the_traced_libc_calls() {
+    // The same program as the library's differential test, built with -DVIA_PRELOAD: the
+    // reference is the raw system call, the measured path libc's name, hooked. The
+    // preload library only observes, so not one difference is allowed.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../c_tests/test_differential.c");
+    let prog = build_from(&src, "differential", &["-DVIA_PRELOAD"]);
+    let log = Log::new("differential");
+    let out = run_traced(&prog, &[], &log, &[("RSHM_LOG", "warn")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("4000 inputs, 0 refused by a stricter rule, 0 mismatches"),
+        "{stdout}"
+    );
+    // Broken rules were reported, not enforced.
+    assert!(
+        log.json()
+            .iter()
+            .any(|l| get(l, "msg").starts_with("unknown flag bits"))
     );
 }
 
