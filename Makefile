@@ -25,7 +25,7 @@ SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
 # cargo would unify rshm's features and the preload library would export rshm_* too.
 PACKAGES := rshm rshm-preload
 
-.PHONY: all test demo bench install uninstall clean
+.PHONY: all test check-valgrind demo bench install uninstall clean
 
 all:
 	for p in $(PACKAGES); do $(CARGO) build --release -p $$p || exit 1; done
@@ -40,6 +40,13 @@ test: all
 	fi; \
 	[ $$status -eq 0 ] || exit $$status; \
 	sh tests/install.sh
+
+# The C tests under valgrind's memcheck: no error, no definite leak.
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite
+
+check-valgrind:
+	RSHM_TEST_WRAPPER="$(VALGRIND)" $(CARGO) test -p rshm --test c_programs -- --test-threads=2
 
 $(RELEASE)/librshm.so.0: all
 	ln -sf librshm.so $@

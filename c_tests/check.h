@@ -63,6 +63,24 @@ __attribute__((unused)) static key_t unique_key(void) {
     return (key_t)(0x40000000 | ((getpid() & 0x3fffff) << 8) | (++n & 0xff));
 }
 
+/* This program's path, for re-executing itself. (Not "/proc/self/exe" itself: under
+ * valgrind that is valgrind; readlink of it is the program's path.) */
+__attribute__((unused)) static const char *self_path(void) {
+    static char path[4096];
+    if (!path[0]) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+        path[n > 0 ? n : 0] = 0;
+    }
+    return path;
+}
+
+/* True under valgrind, whose shmat wrapper asks IPC_STAT first and turns the kernel's
+ * EACCES (no read permission) into EINVAL, and picks shmat(NULL)'s address itself. */
+__attribute__((unused)) static int under_valgrind(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
+
 static int check_done(void) {
     guard_cleanup();
     printf("%d passed, %d failed\n", check_passed, check_failed);

@@ -170,7 +170,7 @@ static const struct jfield *json_get(const struct jobj *o, const char *key) {
 }
 
 /* True when field `key` exists with type `t` and text `val`. */
-static int json_is(const struct jobj *o, const char *key, enum jtype t, const char *val) {
+__attribute__((unused)) static int json_is(const struct jobj *o, const char *key, enum jtype t, const char *val) {
     const struct jfield *f = json_get(o, key);
     return f && f->type == t && !strcmp(f->val, val);
 }

@@ -77,6 +77,7 @@ static int run_child(const char *mode, const char *dir, const char *const *env, 
     int fds[2];
     if (pipe(fds))
         return -1;
+    const char *exe = self_path();
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -89,7 +90,7 @@ static int run_child(const char *mode, const char *dir, const char *const *env, 
             setenv(env[i], env[i + 1], 1);
         if (dir && chdir(dir))
             _exit(126);
-        execl("/proc/self/exe", "test_log", "child", mode, fd_path, (char *)NULL);
+        execl(exe, "test_log", "child", mode, fd_path, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);

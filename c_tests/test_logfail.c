@@ -42,6 +42,7 @@ static int run(const char *mode, const char *const *env, int closed_stderr, char
     int o[2], e[2];
     if (pipe(o) || pipe(e))
         return -1;
+    const char *exe = self_path();
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -62,7 +63,7 @@ static int run(const char *mode, const char *const *env, int closed_stderr, char
         unsetenv("RSHM_LOG_FILE");
         for (int i = 0; env[i]; i += 2)
             setenv(env[i], env[i + 1], 1);
-        execl("/proc/self/exe", "test_logfail", "child", mode, (char *)NULL);
+        execl(exe, "test_logfail", "child", mode, (char *)NULL);
         _exit(127);
     }
     close(o[1]);

@@ -11,11 +11,14 @@ static int as_nobody(key_t key, int id) {
     errno = 0;
     bad += rshm_get(key, 0, 0600) != -1 || errno != EACCES;
     bad += strstr(rshm_last_error(), "does not grant uid 65534 the access flags 0600 ask for") == NULL;
+    /* (valgrind answers EINVAL here: see under_valgrind.) */
+    int want = under_valgrind() ? EINVAL : EACCES;
     errno = 0;
-    bad += rshm_at(id, NULL, 0) != (void *)-1 || errno != EACCES;
-    bad += strstr(rshm_last_error(), "(mode 0600, owner uid 0) does not grant uid 65534 read and write access") == NULL;
+    bad += rshm_at(id, NULL, 0) != (void *)-1 || errno != want;
+    bad += !under_valgrind() &&
+           strstr(rshm_last_error(), "(mode 0600, owner uid 0) does not grant uid 65534 read and write access") == NULL;
     errno = 0;
-    bad += rshm_at(id, NULL, SHM_RDONLY) != (void *)-1 || errno != EACCES;
+    bad += rshm_at(id, NULL, SHM_RDONLY) != (void *)-1 || errno != want;
     errno = 0;
     bad += rshm_rmid(id) != -1 || errno != EPERM;
     bad += strstr(rshm_last_error(), "only the owner (uid 0), the creator (uid 0) or a privileged process") == NULL;

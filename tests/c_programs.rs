@@ -99,7 +99,17 @@ fn run(name: &str, dynamic: bool) {
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no C test {name}"));
     let bin = link(p, dynamic);
-    let mut cmd = Command::new(&bin);
+    // RSHM_TEST_WRAPPER runs each program under a tool (make check-valgrind: memcheck).
+    let wrapper = std::env::var("RSHM_TEST_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
     for (k, _) in std::env::vars() {
         if k.starts_with("RSHM_") {
             cmd.env_remove(k);
@@ -154,6 +164,7 @@ c_tests!(
     test_cxx,
     test_differential,
     test_fork,
+    test_forkstorm,
     test_get,
     test_limits,
     test_log,
