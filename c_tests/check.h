@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <rshm.h>
 
@@ -79,6 +80,53 @@ __attribute__((unused)) static const char *self_path(void) {
 __attribute__((unused)) static int under_valgrind(void) {
     const char *p = getenv("LD_PRELOAD");
     return p && strstr(p, "vgpreload") != NULL;
+}
+
+/* Runs argv[0] with argv, the RSHM_* settings cleared and then `env` (name, value, ...,
+ * NULL) set, and `prepare` (if any) called in the child just before exec. Its standard
+ * output goes to `out`, its standard error to `err` (both NUL-terminated, cut to fit).
+ * Returns the wait status, or -1. */
+__attribute__((unused)) static int spawn_capture(char *const argv[], const char *const *env,
+                                                 void (*prepare)(void), char *out, size_t ocap,
+                                                 char *err, size_t ecap) {
+    int o[2], e[2];
+    if (pipe(o) || pipe(e))
+        return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        close(o[0]);
+        close(e[0]);
+        unsetenv("RSHM_LOG");
+        unsetenv("RSHM_LOG_FILE");
+        unsetenv("RSHM_LOG_FORMAT");
+        unsetenv("RSHM_STRICT");
+        for (int i = 0; env[i]; i += 2)
+            setenv(env[i], env[i + 1], 1);
+        if (prepare)
+            prepare();
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < ocap && (n = read(o[0], out + got, ocap - 1 - got)) > 0)
+        got += n;
+    out[got] = 0;
+    got = 0;
+    while (got + 1 < ecap && (n = read(e[0], err + got, ecap - 1 - got)) > 0)
+        got += n;
+    err[got] = 0;
+    close(o[0]);
+    close(e[0]);
+    int st = -1;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return st;
 }
 
 static int check_done(void) {

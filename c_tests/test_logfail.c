@@ -35,50 +35,21 @@ static int child(const char *mode) {
     return 0;
 }
 
-/* Runs the child with `env`; stderr to `err_fd` (or a closed pipe if -1). Captures stdout
- * into `out` and stderr into `err` (if err_fd is the capture). Returns the wait status. */
+/* Gives the child, as its standard error, a pipe whose reader is gone. */
+static void closed_pipe_as_stderr(void) {
+    int p[2];
+    if (pipe(p) == 0) {
+        close(p[0]);
+        dup2(p[1], 2);
+        close(p[1]);
+    }
+}
+
+/* Runs this program as `child MODE` with `env`. */
 static int run(const char *mode, const char *const *env, int closed_stderr, char *out, size_t ocap, char *err,
                size_t ecap) {
-    int o[2], e[2];
-    if (pipe(o) || pipe(e))
-        return -1;
-    const char *exe = self_path();
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(o[1], 1);
-        dup2(e[1], 2);
-        close(o[0]);
-        close(e[0]);
-        if (closed_stderr) {
-            /* stderr: a pipe whose reader is gone. */
-            int p[2];
-            if (pipe(p) == 0) {
-                close(p[0]);
-                dup2(p[1], 2);
-                close(p[1]);
-            }
-        }
-        unsetenv("RSHM_LOG");
-        unsetenv("RSHM_LOG_FILE");
-        for (int i = 0; env[i]; i += 2)
-            setenv(env[i], env[i + 1], 1);
-        execl(exe, "test_logfail", "child", mode, (char *)NULL);
-        _exit(127);
-    }
-    close(o[1]);
-    close(e[1]);
-    ssize_t n = read(o[0], out, ocap - 1);
-    out[n > 0 ? n : 0] = 0;
-    size_t got = 0;
-    while (got + 1 < ecap && (n = read(e[0], err + got, ecap - 1 - got)) > 0)
-        got += n;
-    err[got] = 0;
-    close(o[0]);
-    close(e[0]);
-    int st = -1;
-    waitpid(pid, &st, 0);
-    return st;
+    char *argv[] = {(char *)self_path(), "child", (char *)mode, NULL};
+    return spawn_capture(argv, env, closed_stderr ? closed_pipe_as_stderr : NULL, out, ocap, err, ecap);
 }
 
 static int count(const char *hay, const char *needle) {

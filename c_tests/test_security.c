@@ -36,41 +36,16 @@ static int child(int argc, char **argv) {
     return 2;
 }
 
-/* Runs `argv` with `env` added, as uid 65534 if `nobody`; first stdout line into `out`,
- * stderr into `err`. */
+/* In the child, before exec: become uid 65534. */
+static void become_nobody(void) {
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(126);
+}
+
+/* Runs `argv` with `env`, as uid 65534 if `nobody`. */
 static int run(char *const argv[], const char *const *env, int nobody, char *out, size_t ocap, char *err,
                size_t ecap) {
-    int o[2], e[2];
-    if (pipe(o) || pipe(e))
-        return -1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(o[1], 1);
-        dup2(e[1], 2);
-        unsetenv("RSHM_LOG");
-        unsetenv("RSHM_LOG_FILE");
-        unsetenv("RSHM_STRICT");
-        for (int i = 0; env[i]; i += 2)
-            setenv(env[i], env[i + 1], 1);
-        if (nobody && (setgid(65534) != 0 || setuid(65534) != 0))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(o[1]);
-    close(e[1]);
-    ssize_t n = read(o[0], out, ocap - 1);
-    out[n > 0 ? n : 0] = 0;
-    size_t got = 0;
-    while (got + 1 < ecap && (n = read(e[0], err + got, ecap - 1 - got)) > 0)
-        got += n;
-    err[got] = 0;
-    close(o[0]);
-    close(e[0]);
-    int st = -1;
-    waitpid(pid, &st, 0);
-    return st;
+    return spawn_capture(argv, env, nobody ? become_nobody : NULL, out, ocap, err, ecap);
 }
 
 static char self[PATH_MAX];
