@@ -67,7 +67,12 @@ pub fn get(
             )),
         },
         EINVAL => {
-            let existing = id_of(b, key).filter(|_| key != libc::IPC_PRIVATE);
+            // (Never shmget(IPC_PRIVATE, ...) here: that would make a segment.)
+            let existing = if key == libc::IPC_PRIVATE {
+                None
+            } else {
+                id_of(b, key)
+            };
             match existing.map(|id| (id, backend::stat(b, id))) {
                 Some((id, Ok(ds))) if size > ds.shm_segsz => e(format_args!(
                     "{call}: size {size} is larger than the existing segment of key {k} (shmid {id}, {} bytes)",

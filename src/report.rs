@@ -21,7 +21,7 @@ static DONE: AtomicBool = AtomicBool::new(false);
 /// Registers `api.at_exit` with atexit(3), once, when the report is asked for.
 pub fn arm(api: &Api) {
     if let Some(f) = api.at_exit {
-        if !ARMED.swap(true, Relaxed) {
+        if !ARMED.load(Relaxed) && !ARMED.swap(true, Relaxed) {
             // SAFETY: `f` is a plain extern "C" function that lives as long as the program.
             unsafe { libc::atexit(f) };
         }

@@ -169,7 +169,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
     } else if flags & IPC_CREAT != 0 {
         // Made now or found? The kernel knows who made it, and who owns it: a segment of
         // another user found where one was to be made may be a squatter's.
-        match backend::stat(api.backend, id) {
+        match backend::stat_any(api.backend, id) {
             Ok(ds) if ds.shm_cpid == pid => true,
             Ok(ds) => {
                 let me = euid();
