@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 31
+#define ROUNDS 31      /* rounds of the rows that run separate processes */
+#define IN_ROUNDS 101  /* rounds of the in-process rows: many short ones ride out drift */
 
 static double now_ns(void) {
     struct timespec ts;
@@ -84,10 +85,10 @@ static void get_rshm(int n) {
  * second in a round cancels out); prints "raw_ns measured_ns ratio" (medians; the ratio
  * is the median of the per-round ratios). */
 static void alternate(void (*raw)(int), void (*measured)(int), int n) {
-    double r[ROUNDS], m[ROUNDS], q[ROUNDS];
+    double r[IN_ROUNDS], m[IN_ROUNDS], q[IN_ROUNDS];
     raw(n / 4);
     measured(n / 4);
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; i < IN_ROUNDS; i++) {
         double t0 = now_ns();
         raw(n / 2);
         double t1 = now_ns();
@@ -99,7 +100,7 @@ static void alternate(void (*raw)(int), void (*measured)(int), int n) {
         m[i] = (t2 - t1) / n;
         q[i] = m[i] / r[i];
     }
-    printf("%.1f %.1f %.4f\n", median(r, ROUNDS), median(m, ROUNDS), median(q, ROUNDS));
+    printf("%.1f %.1f %.4f\n", median(r, IN_ROUNDS), median(m, IN_ROUNDS), median(q, IN_ROUNDS));
 }
 
 /* ---- child modes ---- */
@@ -114,9 +115,9 @@ static int mode_inproc(const char *pair, int held) {
         if ((keep[i] = rshm_at(hold, NULL, 0)) == (void *)-1)
             die("holding attachments");
     if (!strcmp(pair, "at"))
-        alternate(at_raw, at_rshm, 2000);
+        alternate(at_raw, at_rshm, 400);
     else
-        alternate(get_raw, get_rshm, 1000);
+        alternate(get_raw, get_rshm, 300);
     for (int i = 0; i < held; i++)
         rshm_dt(keep[i]);
     if (hold >= 0)
@@ -333,7 +334,7 @@ int main(int argc, char **argv) {
     if (ci)
         fclose(ci);
     printf("machine: %s, %ld cpus\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-52s %10s %10s %9s\n", "row (median of 31 rounds; ns per pair)", "raw", "measured", "ratio");
+    printf("%-52s %10s %10s %9s\n", "row (medians of 101 or 31 rounds; ns per pair)", "raw", "measured", "ratio");
     struct row at = inproc("shmat+shmdt, rshm default settings", "at", "0", defaults);
     struct row get = inproc("shmget(IPC_PRIVATE)+IPC_RMID, rshm default settings", "get", "0", defaults);
     inproc("shmat+shmdt, RSHM_LOG=info text to a file", "at", "0", text);
