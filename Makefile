@@ -25,7 +25,7 @@ SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
 # cargo would unify rshm's features and the preload library would export rshm_* too.
 PACKAGES := rshm rshm-preload
 
-.PHONY: all test check-valgrind demo bench install uninstall clean
+.PHONY: all test check-valgrind check-asan demo bench install uninstall clean
 
 all:
 	for p in $(PACKAGES); do $(CARGO) build --release -p $$p || exit 1; done
@@ -47,6 +47,11 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 
 check-valgrind:
 	RSHM_TEST_WRAPPER="$(VALGRIND)" $(CARGO) test -p rshm --test c_programs -- --test-threads=2
+
+# The C tests built with AddressSanitizer (in a target directory of their own).
+check-asan:
+	CARGO_TARGET_DIR=target/asan RSHM_C_TESTS_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
+		ASAN_OPTIONS=detect_leaks=1 $(CARGO) test -p rshm --test c_programs
 
 $(RELEASE)/librshm.so.0: all
 	ln -sf librshm.so $@

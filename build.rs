@@ -12,6 +12,13 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=c_tests");
+    // Extra flags for the C tests, e.g. "-fsanitize=address" (make check-asan).
+    println!("cargo:rerun-if-env-changed=RSHM_C_TESTS_CFLAGS");
+    let extra: Vec<String> = env::var("RSHM_C_TESTS_CFLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     // The version lives in Cargo.toml only: the soname and the header's macros come from it.
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
@@ -67,6 +74,7 @@ fn main() {
             .include(root.join("c_tests"))
             .flag(if cpp { "-std=c++11" } else { "-std=gnu11" })
             .flags(["-Wall", "-Wextra", "-Werror"])
+            .flags(&extra)
             .debug(true)
             .cargo_metadata(false)
             .compile_intermediates();
@@ -85,5 +93,6 @@ fn main() {
         out.join("c_tests.txt").display()
     );
     println!("cargo:rustc-env=RSHM_CC={}", cc.path().display());
+    println!("cargo:rustc-env=RSHM_C_TESTS_CFLAGS={}", extra.join(" "));
     println!("cargo:rustc-env=RSHM_CXX={}", cxx.path().display());
 }

@@ -4,6 +4,19 @@
 #include <stdint.h>
 
 int main(void) {
+    /* rshm's first calls in a process must not map anything: a new mapping would land in
+     * the hole the program has just made by detaching, and the program could not attach
+     * at that address again. */
+    int first = guard(shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600));
+    void *hole = shmat(first, NULL, 0);
+    CHECK(hole != (void *)-1 && shmdt(hole) == 0, "a hole where a segment was");
+    int other = guard(rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+    void *o = rshm_at(other, NULL, SHM_RDONLY);
+    CHECK(other >= 0 && o != (void *)-1 && rshm_dt(o) == 0 && rshm_rmid(other) == 0, "rshm's first calls");
+    void *again = shmat(first, hole, 0);
+    CHECK(again == hole, "the hole is still free for the program");
+    shmdt(again);
+
     int id = guard(rshm_get(IPC_PRIVATE, 8192, IPC_CREAT | 0600));
     CHECK(id >= 0, "create");
     size_t base = rshm_attachment_count();

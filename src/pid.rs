@@ -1,13 +1,27 @@
-//! This process's pid without a system call per use. The pid is cached in a page the
-//! kernel wipes in a forked child (`MADV_WIPEONFORK`), so a child reads 0 and asks
-//! again: no pthread_atfork handler, no lock, safe in a signal handler. Where the kernel
-//! lacks `MADV_WIPEONFORK` (before 4.14) every use asks the kernel.
+//! This process's pid without a system call per use. The pid is cached in a page of
+//! this library's static memory that the kernel wipes in a forked child
+//! (`MADV_WIPEONFORK`), so a child reads 0 and asks again: no pthread_atfork handler, no
+//! lock, safe in a signal handler. The page is static, not mapped on demand: a mapping
+//! made in the middle of a program could land in a hole the program has just made by
+//! detaching a segment, and take the address it means to attach at again. Where the
+//! kernel refuses (before 4.14), every use asks the kernel.
 
-use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering::*};
+use core::sync::atomic::{AtomicI32, AtomicU8, Ordering::*};
 
-/// The cache page; null until the first use, `UNSUPPORTED` if it could not be set up.
-static PAGE: AtomicPtr<AtomicI32> = AtomicPtr::new(core::ptr::null_mut());
-const UNSUPPORTED: *mut AtomicI32 = core::ptr::dangling_mut();
+/// A page of its own, in zero-initialised (anonymous) static memory.
+#[repr(C, align(4096))]
+struct Page {
+    pid: AtomicI32,
+    _rest: [u8; 4092],
+}
+
+static PAGE: Page = Page {
+    pid: AtomicI32::new(0),
+    _rest: [0; 4092],
+};
+
+/// 0: not set up; 1: the page is wiped on fork; 2: it could not be (ask every time).
+static STATE: AtomicU8 = AtomicU8::new(0);
 
 fn getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.
@@ -15,58 +29,32 @@ fn getpid() -> i32 {
 }
 
 #[cold]
-fn setup() -> *mut AtomicI32 {
+fn setup() -> u8 {
     let _errno = crate::error::ErrnoGuard::save();
-    // SAFETY: a fresh private anonymous page; no existing memory is touched.
-    let p = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    let page = if p == libc::MAP_FAILED {
-        UNSUPPORTED
-    // SAFETY: `p` is the page just mapped.
-    } else if unsafe { libc::madvise(p, 4096, libc::MADV_WIPEONFORK) } != 0 {
-        // SAFETY: unmapping the page just mapped, which nothing else uses.
-        unsafe { libc::munmap(p, 4096) };
-        UNSUPPORTED
-    } else {
-        p.cast()
-    };
-    match PAGE.compare_exchange(core::ptr::null_mut(), page, AcqRel, Acquire) {
-        Ok(_) => page,
-        Err(winner) => {
-            if page != UNSUPPORTED {
-                // SAFETY: another thread's page won; this one was never published.
-                unsafe { libc::munmap(page.cast(), 4096) };
-            }
-            winner
-        }
-    }
+    let addr = &PAGE as *const Page as *mut libc::c_void;
+    // SAFETY: PAGE is a whole, page-aligned page of this library's static memory;
+    // MADV_WIPEONFORK changes only what a forked child sees of it.
+    let ok = unsafe { libc::madvise(addr, 4096, libc::MADV_WIPEONFORK) } == 0;
+    let state = if ok { 1 } else { 2 };
+    // Racing threads make the same madvise call and store the same state.
+    STATE.store(state, Release);
+    state
 }
 
 /// This process's pid.
 #[inline]
 pub fn current() -> i32 {
-    let mut page = PAGE.load(Acquire);
-    if page.is_null() {
-        page = setup();
-    }
-    if page == UNSUPPORTED {
+    let state = match STATE.load(Acquire) {
+        0 => setup(),
+        s => s,
+    };
+    if state != 1 {
         return getpid();
     }
-    // SAFETY: `page` is a live, never unmapped page holding an AtomicI32 at its start
-    // (all zeroes after mmap or a fork, which is a valid AtomicI32).
-    let cached = unsafe { &*page };
-    match cached.load(Relaxed) {
+    match PAGE.pid.load(Relaxed) {
         0 => {
             let pid = getpid();
-            cached.store(pid, Relaxed);
+            PAGE.pid.store(pid, Relaxed);
             pid
         }
         pid => pid,
@@ -76,6 +64,12 @@ pub fn current() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_static_page_is_wiped_on_fork() {
+        assert_eq!(current(), getpid());
+        assert_eq!(STATE.load(Relaxed), 1, "MADV_WIPEONFORK on the static page");
+    }
 
     #[test]
     fn matches_getpid_here_and_in_a_forked_child() {

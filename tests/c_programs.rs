@@ -88,6 +88,8 @@ fn link(p: &Program, dynamic: bool) -> PathBuf {
         cmd.arg(artifact_dir().join("librshm.a"))
             .args(NATIVE_STATIC_LIBS);
     }
+    // The flags the objects were built with (e.g. -fsanitize=address) go to the link too.
+    cmd.args(env!("RSHM_C_TESTS_CFLAGS").split_whitespace());
     let st = cmd.status().expect("running the C compiler");
     assert!(st.success(), "linking {} failed", out.display());
     out
