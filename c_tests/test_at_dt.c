@@ -14,8 +14,12 @@ int main(void) {
     void *o = rshm_at(other, NULL, SHM_RDONLY);
     CHECK(other >= 0 && o != (void *)-1 && rshm_dt(o) == 0 && rshm_rmid(other) == 0, "rshm's first calls");
     void *again = shmat(first, hole, 0);
+#ifndef __SANITIZE_ADDRESS__
+    /* (AddressSanitizer's own runtime maps memory on first use of a library's TLS.) */
     CHECK(again == hole, "the hole is still free for the program");
-    shmdt(again);
+#endif
+    if (again != (void *)-1)
+        shmdt(again);
 
     int id = guard(rshm_get(IPC_PRIVATE, 8192, IPC_CREAT | 0600));
     CHECK(id >= 0, "create");
