@@ -274,6 +274,21 @@ static void test_text(const char *dir) {
     unlink(path);
 }
 
+static void test_debug(const char *dir) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/debug.log", dir);
+    const char *env[] = {"RSHM_LOG", "debug", "RSHM_LOG_FILE", path, NULL};
+    struct facts f;
+    CHECK(run_child("debug", NULL, env, NULL, &f) == 0, "debug child ran");
+    char lines[16][1024];
+    int n = read_lines(path, lines, 16);
+    CHECK(n == 8, "debug: the configuration line and the seven calls");
+    CHECK(n > 0 && strstr(lines[0], " DEBUG config: level=debug format=text strict=0 report=0 log fd ") &&
+              strstr(lines[0], " SHMMIN=1 SHMMAX=") && strstr(lines[0], " SHMLBA=4096\n"),
+          "debug: the first line gives the configuration and the limits");
+    unlink(path);
+}
+
 static void test_off_and_fork(const char *dir) {
     char path[PATH_MAX], tmpl[PATH_MAX];
     snprintf(path, sizeof path, "%s/off.log", dir);
@@ -314,6 +329,7 @@ int main(int argc, char **argv) {
     CHECK(mkdtemp(dir) != NULL, "temp dir");
     test_json(dir);
     test_text(dir);
+    test_debug(dir);
     test_off_and_fork(dir);
     rmdir(dir);
     return check_done();

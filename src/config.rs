@@ -21,9 +21,9 @@ pub enum Level {
     Warn = 2,
     /// Every call.
     Info = 3,
-    /// Every call, plus the configuration and limits read at start.
+    /// Every call, plus a first line with the configuration and the limits in use.
     Debug = 4,
-    /// Everything.
+    /// Everything rshm can say (at present the same lines as `Debug`).
     Trace = 5,
 }
 

@@ -47,7 +47,7 @@ pub enum Args {
         /// The command.
         cmd: c_int,
     },
-    /// A line of the exit report (no call, no arguments).
+    /// A line of rshm's own (the exit report, the configuration): no call, no arguments.
     Report,
 }
 

@@ -68,6 +68,9 @@ impl<'a> Call<'a> {
         if cfg.report {
             crate::report::arm(api);
         }
+        if cfg.level >= Level::Debug {
+            announce(api, &cfg);
+        }
         // One clock read a call: the log's duration and the registry's times.
         let t0 = clock::mono_ns();
         Call {
@@ -142,6 +145,41 @@ impl<'a> Call<'a> {
         }
         self.log(ret, 0, msg.as_str(), level);
     }
+}
+
+/// At `debug` and `trace`, the first call of the process logs the configuration and the
+/// limits rshm works with.
+#[cold]
+fn announce(api: &Api, cfg: &Config) {
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.load(Relaxed) || DONE.swap(true, Relaxed) {
+        return;
+    }
+    let l = limits::get(api.backend);
+    let msg = Msg::from_fmt(format_args!(
+        "level={} format={} strict={} report={} log fd {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
+        cfg.level.lower(),
+        if cfg.json { "json" } else { "text" },
+        u8::from(cfg.strict),
+        u8::from(cfg.report),
+        cfg.fd,
+        l.shmmin,
+        l.shmmax,
+        l.shmall,
+        l.shmmni,
+        l.shmlba
+    ));
+    let r = Record {
+        call: "config",
+        args: Args::Report,
+        ret: Ret::Int(0),
+        errno: 0,
+        msg: msg.as_str(),
+        level: Level::Debug,
+        dur_ns: 0,
+    };
+    log::emit(cfg, &r);
 }
 
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
