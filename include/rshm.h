@@ -63,7 +63,8 @@ const char *rshm_last_error(void);
 
 /*
  The number of attachments this process holds through rshm (made by `rshm_at` and not
- yet detached by `rshm_dt`), as the registry counts them.
+ yet detached by `rshm_dt`, including those a forked child inherited), as the registry
+ counts them. It walks the whole registry: for checks and reports, not for hot loops.
  */
 size_t rshm_attachment_count(void);
 

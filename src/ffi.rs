@@ -53,7 +53,8 @@ pub extern "C" fn rshm_last_error() -> *const c_char {
 }
 
 /// The number of attachments this process holds through rshm (made by `rshm_at` and not
-/// yet detached by `rshm_dt`), as the registry counts them.
+/// yet detached by `rshm_dt`, including those a forked child inherited), as the registry
+/// counts them. It walks the whole registry: for checks and reports, not for hot loops.
 #[unsafe(no_mangle)]
 pub extern "C" fn rshm_attachment_count() -> size_t {
     crate::registry::live_attachments()
