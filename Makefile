@@ -23,6 +23,7 @@ SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
 
 # The two packages are built (and tested) by separate cargo runs: built together,
 # cargo would unify rshm's features and the preload library would export rshm_* too.
+# `cargo test` does not build a cdylib-only library, so each test run builds first.
 PACKAGES := rshm rshm-preload
 
 .PHONY: all test check-valgrind check-asan demo bench install uninstall clean
@@ -32,7 +33,9 @@ all:
 
 test: all
 	@before=$$($(SEGMENTS)); \
-	status=0; for p in $(PACKAGES); do $(CARGO) test -p $$p || status=1; done; \
+	status=0; for p in $(PACKAGES); do \
+		$(CARGO) build -p $$p && $(CARGO) test -p $$p || status=1; \
+	done; \
 	after=$$($(SEGMENTS)); \
 	if [ $$after -gt $$before ]; then \
 		echo "make test: ipcs -m lists $$((after - before)) more segment(s) than before the tests"; \

@@ -10,13 +10,20 @@ fn tmp() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
 }
 
-/// This run's preload library (target/<profile>/deps).
+/// This run's preload library (target/<profile>/deps). `cargo test` does not build a
+/// cdylib-only library: `cargo build -p rshm-preload` first (`make test` does).
 fn preload_so() -> PathBuf {
-    std::env::current_exe()
+    let so = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
-        .join("librshm_preload.so")
+        .join("librshm_preload.so");
+    assert!(
+        so.is_file(),
+        "{} is missing: run `cargo build -p rshm-preload` first (make test does)",
+        so.display()
+    );
+    so
 }
 
 /// Compiles preload/c_progs/NAME.c with the system C compiler.
