@@ -615,6 +615,35 @@ fn util_linux_ipcmk_and_ipcrm_are_traced() {
 }
 
 #[test]
+fn by_default_the_preload_library_logs_every_call_as_text_on_stderr() {
+    let out = run(Path::new("ipcmk"), &["-M", "4096"], &[], true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id: i32 = stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("ipcmk prints the id");
+    let _cleanup = Cleanup(vec![id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" shmget("))
+        .expect("a line on stderr");
+    assert!(
+        line.starts_with("rshm ") && line.contains(" INFO shmget(key=0x"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            ", size=4096, flags=IPC_CREAT|0644) = {id} (created) ["
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn perls_shm_builtins_are_traced() {
     let log = Log::new("perl");
     let script = r#"$id = shmget(0, 4096, 01600) // die "shmget: $!"; print "id $id\n";
