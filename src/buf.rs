@@ -50,18 +50,31 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     /// Appends `n` in decimal (without core::fmt: log lines are built on the call path).
-    pub fn push_u64(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+    pub fn push_u64(&mut self, n: u64) {
+        let mut width = 1;
+        let mut t = n;
+        while t >= 10 {
+            t /= 10;
+            width += 1;
         }
-        self.push_ascii(&digits[i..]);
+        self.push_digits(n, width);
+    }
+
+    /// Writes the `width` low decimal digits of `n` straight into the buffer (a number
+    /// that does not fit whole is left out).
+    fn push_digits(&mut self, mut n: u64, width: usize) {
+        if self.len + width > N.saturating_sub(1) {
+            self.truncated = true;
+            return;
+        }
+        let mut i = self.len + width;
+        while i > self.len {
+            i -= 1;
+            self.bytes[i] = MaybeUninit::new(b'0' + (n % 10) as u8);
+            n /= 10;
+        }
+        self.len += width;
+        self.bytes[self.len] = MaybeUninit::new(0);
     }
 
     /// Appends `n` in decimal, with a minus sign when negative.
@@ -72,18 +85,15 @@ impl<const N: usize> FixedBuf<N> {
         self.push_u64(n.unsigned_abs());
     }
 
-    /// Appends `n` in decimal, zero-padded to `width` digits.
+    /// Appends `n` in decimal, zero-padded to `width` digits (more if `n` needs them).
     pub fn push_padded(&mut self, n: u64, width: usize) {
-        let mut digits = [b'0'; 20];
-        let mut i = digits.len();
-        let mut v = n;
-        while v > 0 && i > 0 {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
+        let mut need = 1;
+        let mut t = n;
+        while t >= 10 {
+            t /= 10;
+            need += 1;
         }
-        let start = i.min(digits.len() - width.min(20));
-        self.push_ascii(&digits[start..]);
+        self.push_digits(n, need.max(width.min(20)));
     }
 
     /// Appends `n` in lower-case hex with a `0x` prefix.
@@ -120,8 +130,14 @@ impl<const N: usize> FixedBuf<N> {
         if take < b.len() {
             self.truncated = true;
         }
-        for (dst, &src) in self.bytes[self.len..self.len + take].iter_mut().zip(b) {
-            *dst = MaybeUninit::new(src);
+        // SAFETY: `take` bytes from `b` fit in bytes[len..N-1] (take <= room), the two
+        // do not overlap (`b` is borrowed, `self` mutably), and MaybeUninit<u8> has u8's layout.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                b.as_ptr(),
+                self.bytes.as_mut_ptr().add(self.len).cast::<u8>(),
+                take,
+            );
         }
         self.len += take;
         if N > 0 {
