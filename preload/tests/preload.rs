@@ -211,6 +211,17 @@ fn expect(line: &BTreeMap<String, String>, want: &[(&str, &str)]) {
     }
 }
 
+/// The id in ipcmk's "Shared memory id: N".
+fn ipcmk_id(stdout: &str) -> i32 {
+    stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("ipcmk prints the id")
+}
+
 fn unique_key() -> String {
     format!(
         "{:#x}",
@@ -548,13 +559,7 @@ fn util_linux_ipcmk_and_ipcrm_are_traced() {
     let log = Log::new("ipcmk");
     let out = run_traced(Path::new("ipcmk"), &["-M", "4096"], &log, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let id: i32 = stdout
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("ipcmk prints the id");
+    let id = ipcmk_id(&stdout);
     let _cleanup = Cleanup(vec![id]);
     let ids = id.to_string();
     let lines = log.json();
@@ -618,13 +623,7 @@ fn util_linux_ipcmk_and_ipcrm_are_traced() {
 fn by_default_the_preload_library_logs_every_call_as_text_on_stderr() {
     let out = run(Path::new("ipcmk"), &["-M", "4096"], &[], true);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let id: i32 = stdout
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("ipcmk prints the id");
+    let id = ipcmk_id(&stdout);
     let _cleanup = Cleanup(vec![id]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
