@@ -778,7 +778,7 @@ fn rshm_trace_keeps_the_exit_status_writes_the_file_and_sums_up_every_process() 
 fn rshm_trace_shows_the_trace_on_stderr_and_names_a_leak() {
     let out = trace(&["--", "ipcmk", "-M", "4096"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let id: i32 = stdout.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let id = ipcmk_id(&stdout);
     let _cleanup = Cleanup(vec![id]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success());
