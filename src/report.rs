@@ -86,9 +86,15 @@ pub fn run(api: &Api) -> (usize, usize) {
         ));
         line(&c, Level::Warn, 1, &msg);
     });
-    let msg = Msg::from_fmt(format_args!(
+    let mut msg = Msg::from_fmt(format_args!(
         "{leaked} segment(s) created here outlive the process, {attached} attachment(s) never detached"
     ));
+    let missed = registry::untracked();
+    if missed > 0 {
+        msg.push_fmt(format_args!(
+            "; {missed} entr(ies) did not fit the registry, so this report may miss some"
+        ));
+    }
     let level = if leaked + attached > 0 {
         Level::Warn
     } else {
