@@ -227,22 +227,16 @@ impl Summary {
 
     fn print(&self, leaked: &[(i64, String)], out: &mut dyn Write) {
         let total: u64 = self.calls.values().sum();
-        let kinds: Vec<String> = self.calls.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = write!(
             out,
             "rshm-trace: {total} call{}",
             if total == 1 { "" } else { "s" }
         );
-        if !kinds.is_empty() {
-            let _ = write!(out, ": {}", kinds.join(", "));
+        if !self.calls.is_empty() {
+            let _ = write!(out, ": {}", counts(&self.calls));
         }
         if !self.commands.is_empty() {
-            let cmds: Vec<String> = self
-                .commands
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            let _ = write!(out, " (shmctl: {})", cmds.join(", "));
+            let _ = write!(out, " (shmctl: {})", counts(&self.commands));
         }
         let _ = writeln!(
             out,
@@ -254,12 +248,11 @@ impl Summary {
         if failed == 0 {
             let _ = writeln!(out, "rshm-trace: no call failed");
         } else {
-            let f: Vec<String> = self
-                .failures
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            let _ = writeln!(out, "rshm-trace: {failed} failed: {}", f.join(", "));
+            let _ = writeln!(
+                out,
+                "rshm-trace: {failed} failed: {}",
+                counts(&self.failures)
+            );
         }
         let _ = write!(
             out,
@@ -274,6 +267,14 @@ impl Summary {
         }
         let _ = writeln!(out);
     }
+}
+
+/// `a 2, b 1`: each name with its count, in name order.
+fn counts(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The shmid of a successful IPC_RMID line (text or JSON).
