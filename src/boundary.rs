@@ -5,8 +5,8 @@
 use crate::error::{self, Error};
 use core::panic::AssertUnwindSafe;
 
-/// Runs `f`; on `Err` (or a panic, which is caught here) sets errno and this thread's
-/// last error and returns `fail`. `call` names the function for the panic's message.
+/// Runs `f`; on `Err` (or a panic, which is caught here) sets errno and returns `fail`
+/// (the sentence is this thread's last error from the moment the `Error` was made). `call` names the function for the panic's message.
 pub fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) -> T {
     let r = std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(Error::new(
@@ -16,8 +16,9 @@ pub fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) ->
     });
     match r {
         Ok(v) => v,
+        // The sentence is in this thread's last error already: it went there when the
+        // `Error` was made.
         Err(e) => {
-            error::set_last(&e.msg);
             error::set_errno(e.errno);
             fail
         }

@@ -439,7 +439,7 @@ mod tests {
         let e = at(&denied, "shmat", 32776, 0, 0, EACCES);
         let uid = euid();
         assert_eq!(
-            e.message(),
+            e.message().as_str(),
             format!(
                 "shmat: segment 32776 (mode 0600, owner uid 0) does not grant uid {uid} read and write access"
             )
@@ -454,13 +454,13 @@ mod tests {
             EPERM,
         );
         assert_eq!(
-            e.message(),
+            e.message().as_str(),
             format!(
                 "shmctl: only the owner (uid 5), the creator (uid 6) or a privileged process may remove segment 32776; this process is uid {uid}"
             )
         );
         assert_eq!(
-            at(&NONE, "shmat", 9, 0, 0, EINVAL).message(),
+            at(&NONE, "shmat", 9, 0, 0, EINVAL).message().as_str(),
             "shmat: no segment has id 9 (never made, or removed and destroyed)"
         );
         let live = Fake {
@@ -468,19 +468,21 @@ mod tests {
             ..NONE
         };
         assert_eq!(
-            at(&live, "shmat", 9, 0x7000_0000_0000, 0, EINVAL).message(),
+            at(&live, "shmat", 9, 0x7000_0000_0000, 0, EINVAL)
+                .message()
+                .as_str(),
             "shmat: address 0x700000000000 overlaps a mapping already there; SHM_REMAP replaces it"
         );
         assert_eq!(
-            at(&NONE, "shmat", 9, 0, 0, EIDRM).message(),
+            at(&NONE, "shmat", 9, 0, 0, EIDRM).message().as_str(),
             "shmat: segment 9 was removed"
         );
         assert_eq!(
-            at(&NONE, "shmat", 9, 0, 0, ENOMEM).message(),
+            at(&NONE, "shmat", 9, 0, 0, ENOMEM).message().as_str(),
             "shmat: no room in the address space to attach segment 9"
         );
         assert_eq!(
-            rmid(&NONE, "rshm_rmid", 9, EINVAL).message(),
+            rmid(&NONE, "rshm_rmid", 9, EINVAL).message().as_str(),
             "rshm_rmid: no segment has id 9 (never made, or already removed and destroyed)"
         );
     }

@@ -57,8 +57,7 @@ struct Call<'a> {
     args: Args,
     t0: u64,
     /// The call broke a rule that is only reported (the preload library); the rule's
-    /// sentence waits in this thread's last error. (Not the `Error` itself: `Call` is
-    /// built on every call and must stay small.)
+    /// sentence waits in this thread's last error.
     broken: bool,
 }
 
@@ -91,8 +90,8 @@ impl<'a> Call<'a> {
         match v {
             Ok(w) => Ok(w),
             Err(e) if self.api.enforces(&self.cfg) => Err(self.failed(e)),
-            Err(e) => {
-                error::set_last(&e.msg);
+            // The rule's sentence went to this thread's last error when `e` was made.
+            Err(_) => {
                 self.broken = true;
                 Ok(Warnings::default())
             }
@@ -116,7 +115,7 @@ impl<'a> Call<'a> {
     /// Logs the failure `e` (at warn) and hands it back.
     fn failed(&self, e: Error) -> Error {
         if Level::Warn <= self.cfg.level {
-            self.log(Ret::Int(-1), e.errno, e.message(), Level::Warn);
+            self.log(Ret::Int(-1), e.errno, e.message().as_str(), Level::Warn);
         }
         e
     }

@@ -301,7 +301,7 @@ mod tests {
             }
             Err(e) => {
                 assert_eq!(e.errno, errno, "{e:?}");
-                assert_eq!(e.message(), text);
+                assert_eq!(e.message().as_str(), text);
             }
         }
     }
