@@ -2,6 +2,26 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include <stdint.h>
+#include <time.h>
+
+/* The wall-clock time in "(at 2026-11-26T18:40:10.123456Z;" of `msg`, in seconds; -1 if none. */
+static double time_in(const char *msg) {
+    const char *at = strstr(msg, "(at ");
+    struct tm tm = {0};
+    int micros = 0;
+    if (!at || sscanf(at + 4, "%4d-%2d-%2dT%2d:%2d:%2d.%6dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                      &tm.tm_min, &tm.tm_sec, &micros) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) + micros / 1e6;
+}
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 int main(void) {
     /* rshm's first calls in a process must not map anything: a new mapping would land in
@@ -64,9 +84,15 @@ int main(void) {
     snprintf(want, sizeof want, "address %p is not the start of an attached segment", (void *)page);
     CHECK_ERR(rshm_dt(page) == -1, EINVAL, want, "shmdt never attached");
     CHECK_ERR(rshm_dt(page + 1) == -1, EINVAL, "is not page-aligned", "shmdt unaligned");
+    double before = wall_now();
     CHECK(rshm_dt(rw) == 0, "detach rw");
+    double after = wall_now();
+    usleep(300 * 1000);
     snprintf(want, sizeof want, "address %p was already detached (at ", (void *)rw);
     CHECK_ERR(rshm_dt(rw) == -1, EINVAL, want, "double detach says already detached");
+    /* The time is when the first detach ran, not now (to 10 ms: the clocks are read apart). */
+    double shown = time_in(rshm_last_error());
+    CHECK(shown > before - 0.01 && shown < after + 0.01, "double detach gives the time of the first detach");
     snprintf(want, sizeof want, "it held segment %d)", id);
     CHECK(strstr(rshm_last_error(), want) != NULL, "double detach names the segment");
     CHECK(rshm_dt(ro) == 0, "detach ro");

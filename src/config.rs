@@ -110,7 +110,8 @@ fn unpack(w: u64) -> Config {
     }
 }
 
-static WORD: AtomicU64 = AtomicU64::new(0);
+/// The packed configuration, in the hot line (every call reads it).
+const WORD: &AtomicU64 = &crate::hot::HOT.config;
 static INIT: AtomicU32 = AtomicU32::new(0);
 static INIT_TID: AtomicI32 = AtomicI32::new(0);
 /// The pid the log file was opened for.

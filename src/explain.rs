@@ -197,7 +197,7 @@ pub fn dt(call: &str, addr: usize, errno: c_int) -> Error {
             errno,
             format_args!(
                 "{call}: address {a} was already detached (at {}; it held segment {})",
-                Wall(d.detached_ns),
+                Wall(d.detached),
                 d.shmid
             ),
         ),

@@ -14,6 +14,7 @@ pub mod error;
 pub mod explain;
 #[cfg(feature = "capi")]
 pub mod ffi;
+pub mod hot;
 pub mod limits;
 pub mod log;
 pub mod maps;

@@ -35,7 +35,8 @@ static SHMMIN: AtomicU64 = AtomicU64::new(0);
 static SHMMAX: AtomicU64 = AtomicU64::new(0);
 static SHMALL: AtomicU64 = AtomicU64::new(0);
 static SHMMNI: AtomicU64 = AtomicU64::new(0);
-static SHMLBA: AtomicU64 = AtomicU64::new(0);
+/// SHMLBA is read by every attach and detach: it lives in the hot line.
+const SHMLBA: &AtomicU64 = &crate::hot::HOT.shmlba;
 
 /// The limits, read through `b` the first time. Threads that race here read the same
 /// values and store the same values: no lock, no waiting.

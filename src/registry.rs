@@ -12,6 +12,7 @@
 //! without waiting). A detached address stays in its slot as DEAD, so a second detach of
 //! it can be explained; DEAD slots are reused by later inserts.
 
+use crate::clock::Stamp;
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
 const EMPTY: u64 = 0;
@@ -228,10 +229,10 @@ pub struct Attachment {
     pub flags: i32,
     /// The process that attached it (a forked child inherits its parent's attachments).
     pub pid: i32,
-    /// When it was attached (monotonic clock, ns; 0 if unknown).
-    pub attached_ns: u64,
-    /// When it was detached (monotonic clock, ns; 0 while attached).
-    pub detached_ns: u64,
+    /// When it was attached (`Stamp(0)` if unknown).
+    pub attached: Stamp,
+    /// When it was detached (`Stamp(0)` while attached).
+    pub detached: Stamp,
 }
 
 impl Attachment {
@@ -243,8 +244,8 @@ impl Attachment {
             size: seen.v[1],
             flags: seen.v[2] as u32 as i32,
             pid: (seen.v[2] >> 32) as i32,
-            attached_ns: seen.v[3],
-            detached_ns: seen.v[4],
+            attached: Stamp(seen.v[3]),
+            detached: Stamp(seen.v[4]),
         }
     }
 }
@@ -269,8 +270,8 @@ pub struct Segment {
     pub removed: bool,
     /// The pid that created it (when `created`).
     pub creator: i32,
-    /// When this process first saw it (monotonic clock, ns).
-    pub since_ns: u64,
+    /// When this process first saw it.
+    pub since: Stamp,
     /// Attachments of it this process holds.
     pub attached: u64,
 }
@@ -285,7 +286,7 @@ impl Segment {
             created: v[2] & CREATED != 0,
             removed: v[2] & REMOVED != 0,
             creator: (v[2] >> 32) as i32,
-            since_ns: v[3],
+            since: Stamp(v[3]),
             attached: v[4],
         }
     }
@@ -303,7 +304,7 @@ pub fn segment_got(
     mode: u32,
     created: bool,
     pid: i32,
-    now_ns: u64,
+    now: Stamp,
 ) {
     let k = seg_key(shmid);
     // Known already (got twice, or attached before): keep its counts, learn what is new.
@@ -332,7 +333,7 @@ pub fn segment_got(
         } else {
             0
         };
-    if !SEGMENTS.insert(k, [key as u32 as u64, size, flags, now_ns, 0]) {
+    if !SEGMENTS.insert(k, [key as u32 as u64, size, flags, now.0, 0]) {
         UNTRACKED.fetch_add(1, Relaxed);
     }
 }
@@ -364,9 +365,9 @@ pub fn segment_removed(shmid: i32) {
 
 /// Records an attachment at `addr` made by process `pid`; `size` is the segment's size
 /// (0 if unknown).
-pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, pid: i32, now_ns: u64) {
+pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, pid: i32, now: Stamp) {
     let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
-    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now_ns, 0]) {
+    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now.0, 0]) {
         UNTRACKED.fetch_add(1, Relaxed);
     }
     let k = seg_key(shmid);
@@ -377,7 +378,7 @@ pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, pid: i32, now_ns
             v[4].fetch_add(1, Relaxed);
         },
     );
-    if !counted && !SEGMENTS.insert(k, [0, size, 0, now_ns, 1]) {
+    if !counted && !SEGMENTS.insert(k, [0, size, 0, now.0, 1]) {
         UNTRACKED.fetch_add(1, Relaxed);
     }
 }
@@ -398,8 +399,8 @@ pub fn detached_attachment(addr: usize) -> Option<Attachment> {
 
 /// Records that `a` (as read before the detach) was detached. If the address was attached
 /// again meanwhile by another thread, that newer entry is left alone.
-pub fn detached(a: &Attachment, now_ns: u64) {
-    let done = ATTACHMENTS.update(&a.seen, DEAD, |v| v[4].store(now_ns, Relaxed));
+pub fn detached(a: &Attachment, now: Stamp) {
+    let done = ATTACHMENTS.update(&a.seen, DEAD, |v| v[4].store(now.0, Relaxed));
     if !done {
         return;
     }
@@ -456,26 +457,26 @@ mod tests {
     #[test]
     fn attach_then_detach_keeps_a_dead_record() {
         let addr = 0x5000_0000_0000;
-        attached(addr, 900_001, 4096, 0, 1, 11);
+        attached(addr, 900_001, 4096, 0, 1, Stamp(11));
         let a = attachment(addr).expect("live");
-        assert_eq!((a.shmid, a.size, a.attached_ns), (900_001, 4096, 11));
+        assert_eq!((a.shmid, a.size, a.attached), (900_001, 4096, Stamp(11)));
         assert_eq!(attach_count(900_001), 1);
-        detached(&a, 22);
+        detached(&a, Stamp(22));
         assert!(attachment(addr).is_none());
         let d = detached_attachment(addr).expect("dead record");
-        assert_eq!((d.shmid, d.detached_ns), (900_001, 22));
+        assert_eq!((d.shmid, d.detached), (900_001, Stamp(22)));
         assert_eq!(attach_count(900_001), 0);
     }
 
     #[test]
     fn reattach_at_same_address_replaces_the_entry_and_a_stale_detach_is_ignored() {
         let addr = 0x5100_0000_0000;
-        attached(addr, 900_010, 4096, 0, 1, 1);
+        attached(addr, 900_010, 4096, 0, 1, Stamp(1));
         let old = attachment(addr).unwrap();
         // Another thread detaches, the kernel hands the address out again, and the new
         // attach is recorded before the first thread records its detach.
-        attached(addr, 900_011, 8192, 0, 1, 2);
-        detached(&old, 3);
+        attached(addr, 900_011, 8192, 0, 1, Stamp(2));
+        detached(&old, Stamp(3));
         let now = attachment(addr).expect("the new attachment survives");
         assert_eq!((now.shmid, now.size), (900_011, 8192));
     }
@@ -483,9 +484,9 @@ mod tests {
     #[test]
     fn removal_while_attached_keeps_the_segment_until_the_last_detach() {
         let id = 900_020;
-        segment_got(id, 0x1234, 4096, 0o600, true, 77, 5);
-        attached(0x5200_0000_0000, id, 4096, 0, 1, 6);
-        attached(0x5200_0001_0000, id, 4096, 0, 1, 6);
+        segment_got(id, 0x1234, 4096, 0o600, true, 77, Stamp(5));
+        attached(0x5200_0000_0000, id, 4096, 0, 1, Stamp(6));
+        attached(0x5200_0001_0000, id, 4096, 0, 1, Stamp(6));
         assert_eq!(attach_count(id), 2);
         segment_removed(id);
         let s = segment(id).unwrap();
@@ -494,9 +495,9 @@ mod tests {
             (s.key, s.size, s.mode, s.creator),
             (0x1234, 4096, 0o600, 77)
         );
-        detached(&attachment(0x5200_0000_0000).unwrap(), 7);
+        detached(&attachment(0x5200_0000_0000).unwrap(), Stamp(7));
         assert_eq!(segment(id).map(|s| s.attached), Some(1));
-        detached(&attachment(0x5200_0001_0000).unwrap(), 8);
+        detached(&attachment(0x5200_0001_0000).unwrap(), Stamp(8));
         assert!(segment(id).is_none());
     }
 
@@ -504,7 +505,7 @@ mod tests {
     fn thousands_of_entries_colliding_or_not_are_all_found() {
         let base = 0x6000_0000_0000usize;
         for i in 0..5000 {
-            attached(base + i * 4096, 910_000 + i as i32, 4096, 0, 1, 1);
+            attached(base + i * 4096, 910_000 + i as i32, 4096, 0, 1, Stamp(1));
         }
         for i in 0..5000 {
             assert_eq!(
@@ -513,7 +514,7 @@ mod tests {
             );
         }
         for i in 0..5000 {
-            detached(&attachment(base + i * 4096).unwrap(), 2);
+            detached(&attachment(base + i * 4096).unwrap(), Stamp(2));
         }
         assert!((0..5000).all(|i| attachment(base + i * 4096).is_none()));
     }

@@ -64,7 +64,7 @@ pub fn run(api: &Api) -> (usize, usize) {
                     Key(s.key),
                     s.size,
                     s.mode,
-                    Wall(s.since_ns)
+                    Wall(s.since)
                 ));
                 line(&c, Level::Warn, 1, &msg);
             }
@@ -82,7 +82,7 @@ pub fn run(api: &Api) -> (usize, usize) {
             a.shmid,
             Addr(a.addr),
             a.size,
-            Wall(a.attached_ns)
+            Wall(a.attached)
         ));
         line(&c, Level::Warn, 1, &msg);
     });

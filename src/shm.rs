@@ -55,7 +55,7 @@ struct Call<'a> {
     cfg: Config,
     name: &'static str,
     args: Args,
-    t0: u64,
+    t0: clock::Stamp,
     /// The call broke a rule that is only reported (the preload library); the rule's
     /// sentence waits in this thread's last error.
     broken: bool,
@@ -70,8 +70,8 @@ impl<'a> Call<'a> {
         if cfg.level >= Level::Debug {
             announce(api, &cfg);
         }
-        // One clock read a call: the log's duration and the registry's times.
-        let t0 = clock::mono_ns();
+        // One stamp a call: the log's duration and the registry's times.
+        let t0 = clock::stamp();
         Call {
             api,
             cfg,
@@ -99,7 +99,7 @@ impl<'a> Call<'a> {
     }
 
     fn log(&self, ret: Ret, errno: c_int, msg: &str, level: Level) {
-        let dur_ns = clock::mono_ns().saturating_sub(self.t0);
+        let dur_ns = self.t0.elapsed_ns();
         let r = Record {
             call: self.name,
             args: self.args,
@@ -297,7 +297,14 @@ pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
 /// but that /proc/self/maps shows at `addr`: recorded now, so it is not called foreign.
 fn recognise(addr: usize) -> Option<registry::Attachment> {
     let found = maps::sysv_at(addr)?;
-    registry::attached(addr, found.shmid, found.size, 0, config::getpid(), 0);
+    registry::attached(
+        addr,
+        found.shmid,
+        found.size,
+        0,
+        config::getpid(),
+        clock::Stamp(0),
+    );
     registry::attachment(addr)
 }
 

@@ -1,0 +1,27 @@
+//! The words every call reads, kept together in one cache line. A call runs right after
+//! a system call has pushed most of the process out of the cache, so each further line
+//! it touches costs more than the work done with it. Each word belongs to the module
+//! named in its comment, which alone reads and writes it.
+
+use core::sync::atomic::{AtomicU8, AtomicU64};
+
+/// The hot words (see the module comment).
+#[repr(C, align(64))]
+pub struct Hot {
+    /// [`crate::config`]: the configuration, packed (0 until the environment is read).
+    pub config: AtomicU64,
+    /// [`crate::limits`]: SHMLBA (0 until the limits are read).
+    pub shmlba: AtomicU64,
+    /// [`crate::clock`]: what a stamp counts (0 until decided).
+    pub clock: AtomicU8,
+    /// [`crate::pid`]: whether the pid page is wiped on fork (0 until set up).
+    pub pid_page: AtomicU8,
+}
+
+/// The one instance.
+pub static HOT: Hot = Hot {
+    config: AtomicU64::new(0),
+    shmlba: AtomicU64::new(0),
+    clock: AtomicU8::new(0),
+    pid_page: AtomicU8::new(0),
+};
