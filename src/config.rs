@@ -63,9 +63,14 @@ impl Level {
     }
 }
 
-/// The configuration in force.
+/// The configuration in force, kept packed in one word as it is stored: asking for a
+/// field is a shift and a mask, so a call that logs nothing does not unpack anything.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Config(u64);
+
+/// The configuration's fields, unpacked (to build a [`Config`], and to show one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct Settings {
     /// Lines at or below this level are written.
     pub level: Level,
     /// One JSON object a line instead of text.
@@ -88,7 +93,7 @@ const REPORT: u64 = 1 << 10;
 const PID_IN_NAME: u64 = 1 << 11;
 const PIPE: u64 = 1 << 12;
 
-fn pack(c: &Config, pid_in_name: bool) -> u64 {
+fn pack(c: &Settings, pid_in_name: bool) -> u64 {
     READY
         | c.level as u64
         | if c.json { JSON } else { 0 }
@@ -99,14 +104,59 @@ fn pack(c: &Config, pid_in_name: bool) -> u64 {
         | (u64::from(c.fd as u32) << 24)
 }
 
-fn unpack(w: u64) -> Config {
-    Config {
-        level: Level::from_bits(w & 0xff),
-        json: w & JSON != 0,
-        strict: w & STRICT != 0,
-        report: w & REPORT != 0,
-        fd: ((w >> 24) & 0xffff_ffff) as u32 as c_int,
-        pipe: w & PIPE != 0,
+impl Config {
+    /// Nothing logged, nothing enforced beyond the library's own rules.
+    const OFF: Config = Config(READY | ((-1i32 as u32 as u64) << 24));
+
+    /// Lines at or below this level are written.
+    #[inline]
+    pub fn level(self) -> Level {
+        Level::from_bits(self.0 & 0xff)
+    }
+
+    /// One JSON object a line instead of text.
+    pub fn json(self) -> bool {
+        self.0 & JSON != 0
+    }
+
+    /// `RSHM_STRICT=1`.
+    #[inline]
+    pub fn strict(self) -> bool {
+        self.0 & STRICT != 0
+    }
+
+    /// `RSHM_REPORT=1`.
+    #[inline]
+    pub fn report(self) -> bool {
+        self.0 & REPORT != 0
+    }
+
+    /// Where lines go (-1: nowhere).
+    pub fn fd(self) -> c_int {
+        ((self.0 >> 24) & 0xffff_ffff) as u32 as c_int
+    }
+
+    /// The sink is a pipe or socket (see [`Settings::pipe`]).
+    pub fn pipe(self) -> bool {
+        self.0 & PIPE != 0
+    }
+
+    /// The fields, unpacked.
+    pub fn settings(self) -> Settings {
+        Settings {
+            level: self.level(),
+            json: self.json(),
+            strict: self.strict(),
+            report: self.report(),
+            fd: self.fd(),
+            pipe: self.pipe(),
+        }
+    }
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.settings().fmt(f)
     }
 }
 
@@ -131,7 +181,7 @@ static TEMPLATE: Template = Template(UnsafeCell::new(FixedBuf::new()));
 pub fn get(default: Level) -> Config {
     let w = WORD.load(Acquire);
     if w & READY != 0 {
-        unpack(w)
+        Config(w)
     } else {
         init(default)
     }
@@ -145,9 +195,10 @@ fn init(default: Level) -> Config {
     if INIT.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
         INIT_TID.store(me, Relaxed);
         let (c, pid_in_name) = read_env(default);
-        WORD.store(pack(&c, pid_in_name), Release);
+        let w = pack(&c, pid_in_name);
+        WORD.store(w, Release);
         INIT.store(2, Release);
-        return c;
+        return Config(w);
     }
     // Another thread is reading the environment. If it is this very thread (a signal
     // handler interrupted it), waiting would never end: run unlogged this once.
@@ -155,20 +206,13 @@ fn init(default: Level) -> Config {
         for _ in 0..100_000 {
             let w = WORD.load(Acquire);
             if w & READY != 0 {
-                return unpack(w);
+                return Config(w);
             }
             // SAFETY: sched_yield takes no arguments.
             unsafe { libc::sched_yield() };
         }
     }
-    Config {
-        level: Level::Off,
-        json: false,
-        strict: false,
-        report: false,
-        fd: -1,
-        pipe: false,
-    }
+    Config::OFF
 }
 
 fn env(name: &CStr) -> Option<&'static [u8]> {
@@ -179,8 +223,8 @@ fn env(name: &CStr) -> Option<&'static [u8]> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-fn read_env(default: Level) -> (Config, bool) {
-    let mut c = Config {
+fn read_env(default: Level) -> (Settings, bool) {
+    let mut c = Settings {
         level: default,
         json: false,
         strict: false,
@@ -301,7 +345,7 @@ fn is_pipe(fd: c_int) -> bool {
 pub fn fd_for(pid: i32, c: &Config) -> c_int {
     let w = WORD.load(Acquire);
     if w & PID_IN_NAME == 0 {
-        return c.fd;
+        return c.fd();
     }
     let owner = FILE_PID.load(Relaxed);
     if owner == pid
@@ -309,7 +353,7 @@ pub fn fd_for(pid: i32, c: &Config) -> c_int {
             .compare_exchange(owner, pid, Relaxed, Relaxed)
             .is_err()
     {
-        return unpack(WORD.load(Acquire)).fd;
+        return Config(WORD.load(Acquire)).fd();
     }
     // SAFETY: TEMPLATE was written before WORD was published, and is never written again.
     let t = unsafe { &*TEMPLATE.0.get() };
@@ -317,7 +361,7 @@ pub fn fd_for(pid: i32, c: &Config) -> c_int {
     let pipe = is_pipe(fd);
     let mut cur = w;
     loop {
-        let mut n = unpack(cur);
+        let mut n = Config(cur).settings();
         n.fd = fd;
         n.pipe = pipe;
         match WORD.compare_exchange(cur, pack(&n, true), AcqRel, Acquire) {
@@ -325,7 +369,7 @@ pub fn fd_for(pid: i32, c: &Config) -> c_int {
             Err(x) => cur = x,
         }
     }
-    let old = unpack(cur).fd;
+    let old = Config(cur).fd();
     if old >= 0 && old != fd {
         // SAFETY: `old` is the parent's log fd, inherited, used by nobody else here now.
         unsafe { libc::close(old) };
@@ -367,7 +411,7 @@ mod tests {
     #[test]
     fn config_word_round_trips() {
         for c in [
-            Config {
+            Settings {
                 level: Level::Trace,
                 json: true,
                 strict: true,
@@ -375,7 +419,7 @@ mod tests {
                 fd: 7,
                 pipe: true,
             },
-            Config {
+            Settings {
                 level: Level::Off,
                 json: false,
                 strict: false,
@@ -383,7 +427,7 @@ mod tests {
                 fd: -1,
                 pipe: false,
             },
-            Config {
+            Settings {
                 level: Level::Warn,
                 json: false,
                 strict: false,
@@ -392,7 +436,7 @@ mod tests {
                 pipe: false,
             },
         ] {
-            assert_eq!(unpack(pack(&c, false)), c);
+            assert_eq!(Config(pack(&c, false)).settings(), c);
         }
     }
 

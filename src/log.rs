@@ -119,7 +119,7 @@ pub fn gettid() -> i32 {
 
 /// Writes `r` if the configuration logs its level.
 pub fn emit(c: &Config, r: &Record<'_>) {
-    if r.level > c.level || r.level == Level::Off {
+    if r.level > c.level() || r.level == Level::Off {
         return;
     }
     let _errno = ErrnoGuard::save();
@@ -133,12 +133,12 @@ pub fn emit(c: &Config, r: &Record<'_>) {
         return;
     }
     let mut line = Line::new();
-    if c.json {
+    if c.json() {
         json(&mut line, &stamp, r)
     } else {
         text(&mut line, &stamp, r)
     }
-    write_line(fd, c.pipe, &line);
+    write_line(fd, c.pipe(), &line);
 }
 
 static FAILED: AtomicBool = AtomicBool::new(false);

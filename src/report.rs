@@ -45,7 +45,7 @@ fn line(c: &config::Config, level: Level, count: usize, msg: &Msg) {
 /// leaked segments and of attachments never detached.
 pub fn run(api: &Api) -> (usize, usize) {
     let c = config::get(api.default_level);
-    if !c.report || DONE.swap(true, Relaxed) {
+    if !c.report() || DONE.swap(true, Relaxed) {
         return (0, 0);
     }
     let pid = config::getpid();

@@ -45,7 +45,7 @@ extern "C" fn library_at_exit() {
 
 impl Api {
     fn enforces(&self, c: &Config) -> bool {
-        !self.observe || c.strict
+        !self.observe || c.strict()
     }
 }
 
@@ -64,10 +64,10 @@ struct Call<'a> {
 impl<'a> Call<'a> {
     fn start(api: &'a Api, which: usize, args: Args) -> Self {
         let cfg = config::get(api.default_level);
-        if cfg.report {
+        if cfg.report() {
             crate::report::arm(api);
         }
-        if cfg.level >= Level::Debug {
+        if cfg.level() >= Level::Debug {
             announce(api, &cfg);
         }
         // One stamp a call: the log's duration and the registry's times.
@@ -114,7 +114,7 @@ impl<'a> Call<'a> {
 
     /// Logs the failure `e` (at warn) and hands it back.
     fn failed(&self, e: Error) -> Error {
-        if Level::Warn <= self.cfg.level {
+        if Level::Warn <= self.cfg.level() {
             self.log(Ret::Int(-1), e.errno, e.message().as_str(), Level::Warn);
         }
         e
@@ -128,7 +128,7 @@ impl<'a> Call<'a> {
         } else {
             Level::Warn
         };
-        if level > self.cfg.level {
+        if level > self.cfg.level() {
             return;
         }
         let mut msg = if self.broken {
@@ -158,11 +158,11 @@ fn announce(api: &Api, cfg: &Config) {
     let l = limits::get(api.backend);
     let msg = Msg::from_fmt(format_args!(
         "level={} format={} strict={} report={} log fd {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
-        cfg.level.lower(),
-        if cfg.json { "json" } else { "text" },
-        u8::from(cfg.strict),
-        u8::from(cfg.report),
-        cfg.fd,
+        cfg.level().lower(),
+        if cfg.json() { "json" } else { "text" },
+        u8::from(cfg.strict()),
+        u8::from(cfg.report()),
+        cfg.fd(),
         l.shmmin,
         l.shmmax,
         l.shmall,
@@ -186,7 +186,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
     let lim = limits::get(api.backend);
     let mut warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
-    if call.cfg.strict && warning.world_writable() {
+    if call.cfg.strict() && warning.world_writable() {
         let e = Error::new(
             EINVAL,
             format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),
@@ -212,7 +212,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
                 let me = euid();
                 if ds.shm_perm.uid != me && ds.shm_perm.cuid != me {
                     warning.squatted(key, ds.shm_perm.uid);
-                    if call.cfg.strict {
+                    if call.cfg.strict() {
                         let e = Error::new(
                             EACCES,
                             format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),

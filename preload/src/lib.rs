@@ -33,7 +33,7 @@ extern "C" fn at_exit() {
 extern "C" fn init() {
     next::resolve();
     let c = rshm::config::get(PRELOAD.default_level);
-    if c.report {
+    if c.report() {
         rshm::report::arm(&PRELOAD);
     }
 }
