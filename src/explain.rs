@@ -43,6 +43,7 @@ fn id_of(b: &dyn Backend, key: key_t) -> Option<c_int> {
 }
 
 /// Why shmget failed with `errno`.
+#[cold]
 pub fn get(
     b: &dyn Backend,
     call: &str,
@@ -137,6 +138,7 @@ pub fn get(
 }
 
 /// Why shmat failed with `errno`.
+#[cold]
 pub fn at(
     b: &dyn Backend,
     call: &str,
@@ -190,6 +192,7 @@ pub fn at(
 }
 
 /// Why shmdt failed with `errno`.
+#[cold]
 pub fn dt(call: &str, addr: usize, errno: c_int) -> Error {
     let a = Addr(addr);
     match (errno, registry::detached_attachment(addr)) {
@@ -213,6 +216,7 @@ pub fn dt(call: &str, addr: usize, errno: c_int) -> Error {
 }
 
 /// Why shmctl(IPC_RMID) failed with `errno`.
+#[cold]
 pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
     let e = |args| Error::new(errno, args);
     match errno {
@@ -239,6 +243,7 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
 }
 
 /// Why shmctl with a command other than IPC_RMID failed with `errno`.
+#[cold]
 pub fn ctl(call: &str, shmid: c_int, cmd: c_int, errno: c_int) -> Error {
     let c = Cmd(cmd);
     let e = |args| Error::new(errno, args);

@@ -178,12 +178,17 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
     /// Finds the LIVE entry for `key` and updates it as `update` does, trying again (a
     /// bounded number of times) when another thread changed it in between. `to` picks the
     /// state to leave it in from what was read. False if there is no such entry.
-    fn modify(&self, key: u64, to: impl Fn(&[u64; 5]) -> u64, f: impl Fn(&[AtomicU64; 5])) -> bool {
+    fn modify(
+        &self,
+        key: u64,
+        to: impl Fn(&[u64; 5]) -> u64,
+        mut f: impl FnMut(&[AtomicU64; 5]),
+    ) -> bool {
         for _attempt in 0..8 {
             let Some(seen) = self.find(key, LIVE) else {
                 return false;
             };
-            if self.update(&seen, to(&seen.v), &f) {
+            if self.update(&seen, to(&seen.v), &mut f) {
                 return true;
             }
         }
@@ -345,12 +350,6 @@ pub fn segment(shmid: i32) -> Option<Segment> {
         .map(|s| Segment::from(seg_key(shmid), s.v))
 }
 
-/// The size of segment `shmid` in bytes, 0 if this process does not know it.
-#[inline]
-pub fn segment_size(shmid: i32) -> u64 {
-    SEGMENTS.find(seg_key(shmid), LIVE).map_or(0, |s| s.v[1])
-}
-
 /// Records that this process marked `shmid` for removal; the entry goes when the last
 /// attachment held here goes (or now, if there is none).
 pub fn segment_removed(shmid: i32) {
@@ -358,27 +357,45 @@ pub fn segment_removed(shmid: i32) {
         seg_key(shmid),
         |v| if v[4] == 0 { DEAD } else { LIVE },
         |v| {
-            v[2].fetch_or(REMOVED, Relaxed);
+            // The slot is this thread's (BUSY) until published: no atomic RMW needed.
+            v[2].store(v[2].load(Relaxed) | REMOVED, Relaxed);
         },
     );
 }
 
-/// Records an attachment at `addr` made by process `pid`; `size` is the segment's size
-/// (0 if unknown).
-pub fn attached(addr: usize, shmid: i32, size: u64, flags: i32, pid: i32, now: Stamp) {
-    let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
-    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now.0, 0]) {
-        UNTRACKED.fetch_add(1, Relaxed);
-    }
+/// Records an attachment at `addr` of segment `shmid`, made by process `pid`, and counts
+/// it on the segment. The segment's size comes from the segment table, or from
+/// `size_unknown` (asked only when the table does not know it).
+pub fn attached(
+    addr: usize,
+    shmid: i32,
+    flags: i32,
+    pid: i32,
+    now: Stamp,
+    size_unknown: impl FnOnce() -> u64,
+) {
     let k = seg_key(shmid);
+    let mut size = 0;
+    // The slot is this thread's (BUSY) inside `modify`: plain loads and stores suffice.
     let counted = SEGMENTS.modify(
         k,
         |_| LIVE,
         |v| {
-            v[4].fetch_add(1, Relaxed);
+            v[4].store(v[4].load(Relaxed) + 1, Relaxed);
+            size = v[1].load(Relaxed);
         },
     );
+    if size == 0 {
+        size = size_unknown();
+        if counted && size != 0 {
+            SEGMENTS.modify(k, |_| LIVE, |v| v[1].store(size, Relaxed));
+        }
+    }
     if !counted && !SEGMENTS.insert(k, [0, size, 0, now.0, 1]) {
+        UNTRACKED.fetch_add(1, Relaxed);
+    }
+    let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
+    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now.0, 0]) {
         UNTRACKED.fetch_add(1, Relaxed);
     }
 }
@@ -457,7 +474,7 @@ mod tests {
     #[test]
     fn attach_then_detach_keeps_a_dead_record() {
         let addr = 0x5000_0000_0000;
-        attached(addr, 900_001, 4096, 0, 1, Stamp(11));
+        attached(addr, 900_001, 0, 1, Stamp(11), || 4096);
         let a = attachment(addr).expect("live");
         assert_eq!((a.shmid, a.size, a.attached), (900_001, 4096, Stamp(11)));
         assert_eq!(attach_count(900_001), 1);
@@ -471,11 +488,11 @@ mod tests {
     #[test]
     fn reattach_at_same_address_replaces_the_entry_and_a_stale_detach_is_ignored() {
         let addr = 0x5100_0000_0000;
-        attached(addr, 900_010, 4096, 0, 1, Stamp(1));
+        attached(addr, 900_010, 0, 1, Stamp(1), || 4096);
         let old = attachment(addr).unwrap();
         // Another thread detaches, the kernel hands the address out again, and the new
         // attach is recorded before the first thread records its detach.
-        attached(addr, 900_011, 8192, 0, 1, Stamp(2));
+        attached(addr, 900_011, 0, 1, Stamp(2), || 8192);
         detached(&old, Stamp(3));
         let now = attachment(addr).expect("the new attachment survives");
         assert_eq!((now.shmid, now.size), (900_011, 8192));
@@ -485,8 +502,8 @@ mod tests {
     fn removal_while_attached_keeps_the_segment_until_the_last_detach() {
         let id = 900_020;
         segment_got(id, 0x1234, 4096, 0o600, true, 77, Stamp(5));
-        attached(0x5200_0000_0000, id, 4096, 0, 1, Stamp(6));
-        attached(0x5200_0001_0000, id, 4096, 0, 1, Stamp(6));
+        attached(0x5200_0000_0000, id, 0, 1, Stamp(6), || 4096);
+        attached(0x5200_0001_0000, id, 0, 1, Stamp(6), || 4096);
         assert_eq!(attach_count(id), 2);
         segment_removed(id);
         let s = segment(id).unwrap();
@@ -505,7 +522,7 @@ mod tests {
     fn thousands_of_entries_colliding_or_not_are_all_found() {
         let base = 0x6000_0000_0000usize;
         for i in 0..5000 {
-            attached(base + i * 4096, 910_000 + i as i32, 4096, 0, 1, Stamp(1));
+            attached(base + i * 4096, 910_000 + i as i32, 0, 1, Stamp(1), || 4096);
         }
         for i in 0..5000 {
             assert_eq!(

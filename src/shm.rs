@@ -113,6 +113,8 @@ impl<'a> Call<'a> {
     }
 
     /// Logs the failure `e` (at warn) and hands it back.
+    #[cold]
+    #[inline(never)]
     fn failed(&self, e: Error) -> Error {
         if Level::Warn <= self.cfg.level() {
             self.log(Ret::Int(-1), e.errno, e.message().as_str(), Level::Warn);
@@ -121,16 +123,22 @@ impl<'a> Call<'a> {
     }
 
     /// Logs success: at info, or at warn with the sentence of a broken rule and of the
-    /// warnings (written only when the line is).
+    /// warnings. Only the level test is inline: at the default level nothing is written.
+    #[inline(always)]
     fn done(&self, ret: Ret, w: &Warnings) {
         let level = if w.is_empty() && !self.broken {
             Level::Info
         } else {
             Level::Warn
         };
-        if level > self.cfg.level() {
-            return;
+        if level <= self.cfg.level() {
+            self.log_done(ret, w, level);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_done(&self, ret: Ret, w: &Warnings, level: Level) {
         let mut msg = if self.broken {
             error::last()
         } else {
@@ -261,13 +269,18 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
         let e = explain::at(api.backend, call.name, shmid, addr, flags, errno());
         return Err(call.failed(e));
     }
-    let size = match registry::segment_size(shmid) {
-        0 => backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64),
-        n => n,
-    };
-    registry::attached(p, shmid, size, flags, config::getpid(), call.t0);
+    registry::attached(p, shmid, flags, config::getpid(), call.t0, || {
+        size_from_kernel(api, shmid)
+    });
     call.done(Ret::Addr(p), &warning);
     Ok(p)
+}
+
+/// The size of a segment this process has not seen yet (0 if the kernel will not say).
+#[cold]
+#[inline(never)]
+fn size_from_kernel(api: &Api, shmid: c_int) -> u64 {
+    backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64)
 }
 
 /// shmdt: detaches the segment attached at `addr`. The address is never read.
@@ -300,10 +313,10 @@ fn recognise(addr: usize) -> Option<registry::Attachment> {
     registry::attached(
         addr,
         found.shmid,
-        found.size,
         0,
         config::getpid(),
         clock::Stamp(0),
+        || found.size,
     );
     registry::attachment(addr)
 }
