@@ -2,7 +2,7 @@
 //! behind: every segment it created that still exists and is not marked for removal (a
 //! leak that outlives the process), and every attachment it made and never detached.
 
-use crate::backend;
+use crate::backend::{self, Backend};
 use crate::clock::Wall;
 use crate::config::{self, Level};
 use crate::error::Msg;
@@ -19,7 +19,7 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 static DONE: AtomicBool = AtomicBool::new(false);
 
 /// Registers `api.at_exit` with atexit(3), once, when the report is asked for.
-pub fn arm(api: &Api) {
+pub fn arm<B>(api: &Api<B>) {
     if let Some(f) = api.at_exit {
         if !ARMED.load(Relaxed) && !ARMED.swap(true, Relaxed) {
             // SAFETY: `f` is a plain extern "C" function that lives as long as the program.
@@ -43,7 +43,7 @@ fn line(c: &config::Config, level: Level, count: usize, msg: &Msg) {
 
 /// Writes the report (once per process), if `RSHM_REPORT=1`. Returns the number of
 /// leaked segments and of attachments never detached.
-pub fn run(api: &Api) -> (usize, usize) {
+pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
     let c = config::get(api.default_level);
     if !c.report() || DONE.swap(true, Relaxed) {
         return (0, 0);
@@ -55,7 +55,7 @@ pub fn run(api: &Api) -> (usize, usize) {
             return;
         }
         // Ask the kernel: another process may have removed it meanwhile.
-        match backend::stat(api.backend, s.shmid) {
+        match backend::stat(&api.backend, s.shmid) {
             Ok(ds) if ds.shm_perm.mode & SHM_DEST == 0 => {
                 leaked += 1;
                 let msg = Msg::from_fmt(format_args!(

@@ -1,7 +1,7 @@
 //! The four operations: validate -> backend -> registry -> log. Each returns a `Result`;
 //! turning it into `-1` and errno is the C boundary's job.
 
-use crate::backend::{self, Backend, FAILED, Libc};
+use crate::backend::{self, Backend, FAILED, Syscall};
 use crate::clock;
 use crate::config::{self, Config, Level};
 use crate::error::{self, Error, Msg, errno};
@@ -17,9 +17,12 @@ use libc::{EACCES, EINVAL, c_int, key_t};
 /// Who is calling: which backend reaches the kernel, which names the log shows, and
 /// whether a broken rule fails the call (the library) or is only reported (the preload
 /// library, unless `RSHM_STRICT=1`).
-pub struct Api {
+///
+/// Generic over the backend, so the system call is made inline in the exported function
+/// (see [`Syscall`]) rather than through a vtable.
+pub struct Api<B: 'static> {
     /// Reaches the real functions.
-    pub backend: &'static dyn Backend,
+    pub backend: B,
     /// The names of get, at, dt and rmid as the program called them.
     pub names: [&'static str; 4],
     /// Log level when `RSHM_LOG` is unset.
@@ -31,8 +34,8 @@ pub struct Api {
 }
 
 /// The linkable library: libc's functions, `rshm_*` names, rules enforced, `warn` by default.
-pub static LIBRARY: Api = Api {
-    backend: &Libc,
+pub static LIBRARY: Api<Syscall> = Api {
+    backend: Syscall,
     names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
     default_level: Level::Warn,
     observe: false,
@@ -43,15 +46,15 @@ extern "C" fn library_at_exit() {
     crate::report::run(&LIBRARY);
 }
 
-impl Api {
+impl<B> Api<B> {
     fn enforces(&self, c: &Config) -> bool {
         !self.observe || c.strict()
     }
 }
 
 /// The state of one call in progress: when it started and what it was asked.
-struct Call<'a> {
-    api: &'a Api,
+struct Call<'a, B: 'static> {
+    api: &'a Api<B>,
     cfg: Config,
     name: &'static str,
     args: Args,
@@ -61,8 +64,9 @@ struct Call<'a> {
     broken: bool,
 }
 
-impl<'a> Call<'a> {
-    fn start(api: &'a Api, which: usize, args: Args) -> Self {
+impl<'a, B: Backend> Call<'a, B> {
+    #[inline(always)]
+    fn start(api: &'a Api<B>, which: usize, args: Args) -> Self {
         let cfg = config::get(api.default_level);
         if cfg.report() {
             crate::report::arm(api);
@@ -157,13 +161,13 @@ impl<'a> Call<'a> {
 /// At `debug` and `trace`, the first call of the process logs the configuration and the
 /// limits rshm works with.
 #[cold]
-fn announce(api: &Api, cfg: &Config) {
+fn announce<B: Backend>(api: &Api<B>, cfg: &Config) {
     use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
     static DONE: AtomicBool = AtomicBool::new(false);
     if DONE.load(Relaxed) || DONE.swap(true, Relaxed) {
         return;
     }
-    let l = limits::get(api.backend);
+    let l = limits::get(&api.backend);
     let msg = Msg::from_fmt(format_args!(
         "level={} format={} strict={} report={} log fd {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
         cfg.level().lower(),
@@ -190,9 +194,15 @@ fn announce(api: &Api, cfg: &Config) {
 }
 
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
-pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Error> {
+#[inline(always)]
+pub fn get<B: Backend>(
+    api: &Api<B>,
+    key: key_t,
+    size: usize,
+    flags: c_int,
+) -> Result<c_int, Error> {
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
-    let lim = limits::get(api.backend);
+    let lim = limits::get(&api.backend);
     let mut warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
     if call.cfg.strict() && warning.world_writable() {
         let e = Error::new(
@@ -203,7 +213,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
     }
     let id = api.backend.shmget(key, size, flags);
     if id < 0 {
-        let e = explain::get(api.backend, call.name, key, size, flags, &lim, errno());
+        let e = explain::get(&api.backend, call.name, key, size, flags, &lim, errno());
         return Err(call.failed(e));
     }
     let pid = config::getpid();
@@ -214,7 +224,7 @@ pub fn get(api: &Api, key: key_t, size: usize, flags: c_int) -> Result<c_int, Er
     } else if flags & IPC_CREAT != 0 {
         // Made now or found? The kernel knows who made it, and who owns it: a segment of
         // another user found where one was to be made may be a squatter's.
-        match backend::stat_any(api.backend, id) {
+        match backend::stat_any(&api.backend, id) {
             Ok(ds) if ds.shm_cpid == pid => true,
             Ok(ds) => {
                 let me = euid();
@@ -259,14 +269,20 @@ fn euid() -> u32 {
 /// # Safety
 /// As shmat(2): with a fixed address and `SHM_REMAP` the kernel replaces whatever the
 /// process had mapped there, so no live Rust reference may point into that range.
-pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Result<usize, Error> {
+#[inline(always)]
+pub unsafe fn attach<B: Backend>(
+    api: &Api<B>,
+    shmid: c_int,
+    addr: usize,
+    flags: c_int,
+) -> Result<usize, Error> {
     let mut call = Call::start(api, 1, Args::At { shmid, addr, flags });
-    let lba = limits::shmlba(api.backend);
+    let lba = limits::shmlba(&api.backend);
     let warning = call.check(validate::at(call.name, shmid, addr, flags, lba))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
     let p = unsafe { api.backend.shmat(shmid, addr, flags) };
     if p == FAILED {
-        let e = explain::at(api.backend, call.name, shmid, addr, flags, errno());
+        let e = explain::at(&api.backend, call.name, shmid, addr, flags, errno());
         return Err(call.failed(e));
     }
     registry::attached(p, shmid, flags, config::getpid(), call.t0, || {
@@ -279,17 +295,18 @@ pub unsafe fn attach(api: &Api, shmid: c_int, addr: usize, flags: c_int) -> Resu
 /// The size of a segment this process has not seen yet (0 if the kernel will not say).
 #[cold]
 #[inline(never)]
-fn size_from_kernel(api: &Api, shmid: c_int) -> u64 {
-    backend::stat(api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64)
+fn size_from_kernel<B: Backend>(api: &Api<B>, shmid: c_int) -> u64 {
+    backend::stat(&api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64)
 }
 
 /// shmdt: detaches the segment attached at `addr`. The address is never read.
 ///
 /// # Safety
 /// As shmdt(2): the segment's memory at `addr` must not be used afterwards.
-pub unsafe fn detach(api: &Api, addr: usize) -> Result<(), Error> {
+#[inline(always)]
+pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error> {
     let mut call = Call::start(api, 2, Args::Dt { addr });
-    let lba = limits::shmlba(api.backend);
+    let lba = limits::shmlba(&api.backend);
     let mut warning = call.check(validate::dt(call.name, addr, lba))?;
     let seen = registry::attachment(addr).or_else(|| recognise(addr));
     if seen.is_none() && registry::detached_attachment(addr).is_none() {
@@ -323,7 +340,8 @@ fn recognise(addr: usize) -> Option<registry::Attachment> {
 
 /// shmctl(IPC_RMID): marks segment `shmid` for removal; it is destroyed after the last
 /// detach.
-pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
+#[inline(always)]
+pub fn rmid<B: Backend>(api: &Api<B>, shmid: c_int) -> Result<(), Error> {
     let mut call = Call::start(
         api,
         3,
@@ -339,7 +357,7 @@ pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
     }
     // SAFETY: IPC_RMID reads no buffer.
     if unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) } < 0 {
-        return Err(call.failed(explain::rmid(api.backend, call.name, shmid, errno())));
+        return Err(call.failed(explain::rmid(&api.backend, call.name, shmid, errno())));
     }
     registry::segment_removed(shmid);
     call.done(Ret::Int(0), &warning);
@@ -351,8 +369,9 @@ pub fn rmid(api: &Api, shmid: c_int) -> Result<(), Error> {
 ///
 /// # Safety
 /// As shmctl(2): `buf` must be valid for what `cmd` reads or writes.
-pub unsafe fn ctl(
-    api: &Api,
+#[inline]
+pub unsafe fn ctl<B: Backend>(
+    api: &Api<B>,
     shmid: c_int,
     cmd: c_int,
     buf: *mut libc::shmid_ds,

@@ -15,8 +15,8 @@ use rshm::shm::Api;
 
 /// How the core sees a traced program: the next libc definitions, libc's names, rules
 /// reported rather than enforced, `info` logging by default.
-pub(crate) static PRELOAD: Api = Api {
-    backend: &next::NEXT,
+pub(crate) static PRELOAD: Api<next::Next> = Api {
+    backend: next::Next,
     names: ["shmget", "shmat", "shmdt", "shmctl"],
     default_level: Level::Info,
     observe: true,

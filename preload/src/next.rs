@@ -52,10 +52,8 @@ fn get(slot: &AtomicUsize, name: &core::ffi::CStr) -> usize {
 /// The next definitions in the lookup order.
 pub struct Next;
 
-/// The one instance the preload library's `Api` uses.
-pub static NEXT: Next = Next;
-
 impl Backend for Next {
+    #[inline(always)]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
         match get(&GET, c"shmget") {
             // SAFETY: the system call takes no pointers.
@@ -69,6 +67,7 @@ impl Backend for Next {
         }
     }
 
+    #[inline(always)]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         match get(&AT, c"shmat") {
             // SAFETY: the caller upholds shmat's contract.
@@ -82,6 +81,7 @@ impl Backend for Next {
         }
     }
 
+    #[inline(always)]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         match get(&DT, c"shmdt") {
             // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
@@ -95,6 +95,7 @@ impl Backend for Next {
         }
     }
 
+    #[inline(always)]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         match get(&CTL, c"shmctl") {
             // SAFETY: the caller guarantees `buf` fits `cmd`. (64-bit Linux takes the
