@@ -222,7 +222,11 @@ mod tests {
         assert_eq!(sys::result(-4095), -1);
         assert_eq!(errno(), 4095);
         set_errno(7);
-        assert_eq!(sys::result(-4096), -4096, "below -4095 is a value, not an error");
+        assert_eq!(
+            sys::result(-4096),
+            -4096,
+            "below -4095 is a value, not an error"
+        );
         assert_eq!(sys::result(0x7f00_0000_0000), 0x7f00_0000_0000);
         assert_eq!(errno(), 7, "success leaves errno alone");
     }

@@ -44,56 +44,101 @@ impl<const N: usize> FixedBuf<N> {
         let _ = fmt::Write::write_fmt(self, args);
     }
 
-    /// Appends `s`; what does not fit is dropped.
+    /// Appends `s`; what does not fit is dropped (cut at a character boundary). Inline,
+    /// so a constant piece of a log line is copied with a few moves, not a memcpy call.
+    #[inline(always)]
     pub fn push_str(&mut self, s: &str) {
+        if self.len + s.len() < N {
+            // SAFETY: `s` is UTF-8, and it fits whole with the NUL after it.
+            unsafe { self.append(s.as_bytes()) }
+        } else {
+            self.push_str_cut(s);
+        }
+    }
+
+    #[cold]
+    fn push_str_cut(&mut self, s: &str) {
         let _ = fmt::Write::write_str(self, s);
+    }
+
+    /// Copies `b` in after the text, and the NUL after it.
+    ///
+    /// # Safety
+    /// `b` is UTF-8 that fits whole: `self.len + b.len() < N`.
+    #[inline(always)]
+    unsafe fn append(&mut self, b: &[u8]) {
+        // SAFETY: the caller guarantees b.len() bytes and a NUL fit at `len`; `b` is
+        // borrowed and `self` mutably, so they do not overlap; MaybeUninit<u8> has u8's
+        // layout.
+        unsafe {
+            let at = self.bytes.as_mut_ptr().add(self.len).cast::<u8>();
+            core::ptr::copy_nonoverlapping(b.as_ptr(), at, b.len());
+            *at.add(b.len()) = 0;
+        }
+        self.len += b.len();
+    }
+
+    /// Appends ASCII digits (or other ASCII) whole, or not at all: a number that does not
+    /// fit is left out rather than cut, and the buffer remembers that it was cut.
+    #[inline(always)]
+    fn push_whole_ascii(&mut self, b: &[u8]) {
+        debug_assert!(b.is_ascii());
+        if self.len + b.len() < N {
+            // SAFETY: ASCII is UTF-8, and it fits whole with the NUL.
+            unsafe { self.append(b) }
+        } else {
+            self.truncated = true;
+        }
     }
 
     /// Appends `n` in decimal (without core::fmt: log lines are built on the call path).
     pub fn push_u64(&mut self, n: u64) {
-        let mut width = 1;
-        let mut t = n;
-        while t >= 10 {
-            t /= 10;
-            width += 1;
-        }
-        self.push_digits(n, width);
-    }
-
-    /// Writes the `width` low decimal digits of `n` straight into the buffer (a number
-    /// that does not fit whole is left out).
-    fn push_digits(&mut self, mut n: u64, width: usize) {
-        if self.len + width > N.saturating_sub(1) {
-            self.truncated = true;
-            return;
-        }
-        let mut i = self.len + width;
-        while i > self.len {
-            i -= 1;
-            self.bytes[i] = MaybeUninit::new(b'0' + (n % 10) as u8);
-            n /= 10;
-        }
-        self.len += width;
-        self.bytes[self.len] = MaybeUninit::new(0);
+        self.push_decimal(false, n, digits(n));
     }
 
     /// Appends `n` in decimal, with a minus sign when negative.
     pub fn push_i64(&mut self, n: i64) {
-        if n < 0 {
-            self.push_ascii(b"-");
-        }
-        self.push_u64(n.unsigned_abs());
+        let m = n.unsigned_abs();
+        self.push_decimal(n < 0, m, digits(m));
     }
 
-    /// Appends `n` in decimal, zero-padded to `width` digits (more if `n` needs them).
+    /// Appends `n` in decimal, zero-padded to `width` digits (more if `n` needs them;
+    /// `width` is at most 20).
     pub fn push_padded(&mut self, n: u64, width: usize) {
-        let mut need = 1;
-        let mut t = n;
-        while t >= 10 {
-            t /= 10;
-            need += 1;
+        self.push_decimal(false, n, digits(n).max(width.min(20)));
+    }
+
+    /// Writes `-` (if `minus`) and the `width` low decimal digits of `n` straight into
+    /// the buffer, two at a time; a number that does not fit whole is left out, and the
+    /// buffer remembers that it was cut.
+    #[inline(always)]
+    fn push_decimal(&mut self, minus: bool, mut n: u64, width: usize) {
+        let sign = usize::from(minus);
+        if self.len + sign + width >= N {
+            self.truncated = true;
+            return;
         }
-        self.push_digits(n, need.max(width.min(20)));
+        let start = self.len + sign;
+        // SAFETY: bytes[len..=start + width] is inside the buffer (checked above), and
+        // only ASCII is written there.
+        unsafe {
+            let p = self.bytes.as_mut_ptr().cast::<u8>();
+            if minus {
+                *p.add(self.len) = b'-';
+            }
+            let mut at = start + width;
+            *p.add(at) = 0;
+            while at >= start + 2 {
+                let pair = (n % 100) as usize * 2;
+                n /= 100;
+                at -= 2;
+                core::ptr::copy_nonoverlapping(PAIRS.as_ptr().add(pair), p.add(at), 2);
+            }
+            if at > start {
+                *p.add(start) = b'0' + (n % 10) as u8;
+            }
+        }
+        self.len = start + width;
     }
 
     /// Appends `n` in lower-case hex with a `0x` prefix.
@@ -111,7 +156,7 @@ impl<const N: usize> FixedBuf<N> {
         i -= 2;
         digits[i] = b'0';
         digits[i + 1] = b'x';
-        self.push_ascii(&digits[i..]);
+        self.push_whole_ascii(&digits[i..]);
     }
 
     /// Appends ASCII bytes without UTF-8 validation; anything else is refused (the text
@@ -130,19 +175,9 @@ impl<const N: usize> FixedBuf<N> {
         if take < b.len() {
             self.truncated = true;
         }
-        // SAFETY: `take` bytes from `b` fit in bytes[len..N-1] (take <= room), the two
-        // do not overlap (`b` is borrowed, `self` mutably), and MaybeUninit<u8> has u8's layout.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                b.as_ptr(),
-                self.bytes.as_mut_ptr().add(self.len).cast::<u8>(),
-                take,
-            );
-        }
-        self.len += take;
-        if N > 0 {
-            self.bytes[self.len] = MaybeUninit::new(0);
-        }
+        // SAFETY: `take` bytes of `b` and the NUL fit (take <= room), and `b[..take]` is
+        // cut by the caller at a character boundary.
+        unsafe { self.append(&b[..take]) };
         take
     }
 
@@ -187,6 +222,19 @@ impl<const N: usize> FixedBuf<N> {
     pub fn as_c_ptr(&self) -> *const u8 {
         self.bytes.as_ptr().cast()
     }
+}
+
+/// "00" to "99": numbers are written two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// How many decimal digits `n` has.
+#[inline(always)]
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
 impl<const N: usize> Default for FixedBuf<N> {
@@ -260,6 +308,24 @@ mod tests {
             b.as_str(),
             "0 18446744073709551615 -9223372036854775808 -1 0x0 0x7f3a0c000000 0xffffffffffffffff 07123456000005"
         );
+    }
+
+    #[test]
+    fn a_number_that_does_not_fit_is_left_out_whole() {
+        let mut b = FixedBuf::<8>::new();
+        b.push_str("abc");
+        b.push_u64(12345);
+        assert_eq!((b.as_str(), b.truncated()), ("abc", true));
+        let mut b = FixedBuf::<8>::new();
+        b.push_i64(-123456);
+        assert_eq!((b.as_str(), b.truncated()), ("-123456", false));
+        b.push_hex(1);
+        assert_eq!((b.as_str(), b.truncated()), ("-123456", true));
+        let mut b = FixedBuf::<8>::new();
+        b.push_str("1234567");
+        assert_eq!((b.as_str(), b.truncated()), ("1234567", false));
+        b.push_str("8");
+        assert_eq!((b.as_str(), b.truncated()), ("1234567", true));
     }
 
     #[test]
