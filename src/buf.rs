@@ -57,6 +57,7 @@ impl<const N: usize> FixedBuf<N> {
     }
 
     #[cold]
+    #[inline(never)]
     fn push_str_cut(&mut self, s: &str) {
         let _ = fmt::Write::write_str(self, s);
     }
@@ -76,19 +77,6 @@ impl<const N: usize> FixedBuf<N> {
             *at.add(b.len()) = 0;
         }
         self.len += b.len();
-    }
-
-    /// Appends ASCII digits (or other ASCII) whole, or not at all: a number that does not
-    /// fit is left out rather than cut, and the buffer remembers that it was cut.
-    #[inline(always)]
-    fn push_whole_ascii(&mut self, b: &[u8]) {
-        debug_assert!(b.is_ascii());
-        if self.len + b.len() < N {
-            // SAFETY: ASCII is UTF-8, and it fits whole with the NUL.
-            unsafe { self.append(b) }
-        } else {
-            self.truncated = true;
-        }
     }
 
     /// Appends `n` in decimal (without core::fmt: log lines are built on the call path).
@@ -141,28 +129,40 @@ impl<const N: usize> FixedBuf<N> {
         self.len = start + width;
     }
 
-    /// Appends `n` in lower-case hex with a `0x` prefix.
-    pub fn push_hex(&mut self, mut n: u64) {
-        let mut digits = [0u8; 18];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b"0123456789abcdef"[(n & 15) as usize];
-            n >>= 4;
-            if n == 0 {
-                break;
-            }
+    /// Appends `n` in lower-case hex with a `0x` prefix (left out whole if it does not
+    /// fit).
+    pub fn push_hex(&mut self, n: u64) {
+        let width = (64 - n.leading_zeros() as usize).div_ceil(4).max(1);
+        if self.len + 2 + width >= N {
+            self.truncated = true;
+            return;
         }
-        i -= 2;
-        digits[i] = b'0';
-        digits[i + 1] = b'x';
-        self.push_whole_ascii(&digits[i..]);
+        // SAFETY: bytes[len..=len + 2 + width] is inside the buffer (checked above), and
+        // only ASCII is written there.
+        unsafe {
+            let p = self.bytes.as_mut_ptr().cast::<u8>().add(self.len);
+            *p = b'0';
+            *p.add(1) = b'x';
+            for i in 0..width {
+                let nibble = (n >> (4 * (width - 1 - i))) & 15;
+                *p.add(2 + i) = b"0123456789abcdef"[nibble as usize];
+            }
+            *p.add(2 + width) = 0;
+        }
+        self.len += 2 + width;
     }
 
     /// Appends ASCII bytes without UTF-8 validation; anything else is refused (the text
     /// must stay UTF-8, and a cut must fall on a character boundary).
+    #[inline]
     pub fn push_ascii(&mut self, b: &[u8]) {
-        if b.is_ascii() {
+        if !b.is_ascii() {
+            return;
+        }
+        if self.len + b.len() < N {
+            // SAFETY: ASCII is UTF-8, and it fits whole with the NUL after it.
+            unsafe { self.append(b) }
+        } else {
             self.copy_in(b);
         }
     }
@@ -231,10 +231,16 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// How many decimal digits `n` has.
+/// How many decimal digits `n` has (log lines hold small numbers: a few compares).
 #[inline(always)]
 fn digits(n: u64) -> usize {
-    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+    let mut d = 1;
+    let mut t = n;
+    while t >= 10_000 {
+        t /= 10_000;
+        d += 4;
+    }
+    d + usize::from(t >= 10) + usize::from(t >= 100) + usize::from(t >= 1000)
 }
 
 impl<const N: usize> Default for FixedBuf<N> {
@@ -244,7 +250,13 @@ impl<const N: usize> Default for FixedBuf<N> {
 }
 
 impl<const N: usize> fmt::Write for FixedBuf<N> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.len + s.len() < N {
+            // SAFETY: `s` is UTF-8, and it fits whole with the NUL after it.
+            unsafe { self.append(s.as_bytes()) };
+            return Ok(());
+        }
         // Keep one byte for the NUL terminator; cut at a character boundary.
         let room = N.saturating_sub(1).saturating_sub(self.len);
         let mut take = s.len().min(room);
@@ -308,6 +320,29 @@ mod tests {
             b.as_str(),
             "0 18446744073709551615 -9223372036854775808 -1 0x0 0x7f3a0c000000 0xffffffffffffffff 07123456000005"
         );
+    }
+
+    #[test]
+    fn numbers_match_core_fmt_at_every_digit_count() {
+        let mut n: u64 = 1;
+        for _ in 0..20 {
+            for v in [n - 1, n, n + 1, n.wrapping_mul(7) / 3] {
+                let mut b = FixedBuf::<128>::new();
+                b.push_u64(v);
+                b.push_str(" ");
+                b.push_i64(-(v as i64));
+                b.push_str(" ");
+                b.push_hex(v);
+                b.push_str(" ");
+                b.push_padded(v, 7);
+                assert_eq!(
+                    b.as_str(),
+                    format!("{v} {} {v:#x} {v:07}", -(v as i64)),
+                    "{v}"
+                );
+            }
+            n = n.saturating_mul(10);
+        }
     }
 
     #[test]

@@ -122,14 +122,35 @@ fn now_pair() -> (u64, u64) {
     (best.1, best.2)
 }
 
-/// Ticks to nanoseconds at the rate measured from the anchor to now (`now_ns`, `now_ticks`).
-fn ticks_to_ns(n: u64, now_ns: u64, now_ticks: u64) -> u64 {
-    let span_ticks = now_ticks.saturating_sub(ANCHOR_TICKS.load(Relaxed));
-    let span_ns = now_ns.saturating_sub(ANCHOR_NS.load(Relaxed));
-    if span_ticks == 0 {
-        return 0;
+/// Nanoseconds a tick (an f64's bits), and the ticks from the anchor it was measured
+/// over (0: not yet).
+static RATE: AtomicU64 = AtomicU64::new(0);
+static RATE_SPAN: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds a tick, as measured from the anchor. Measured again (two clock reads)
+/// whenever the time since the anchor has doubled since the last measure, so it keeps
+/// getting truer and costs nothing in between; threads that race store near-equal values.
+fn ns_per_tick(now_ticks: u64) -> f64 {
+    let anchor_ticks = ANCHOR_TICKS.load(Relaxed);
+    let span = now_ticks.saturating_sub(anchor_ticks);
+    let measured = RATE_SPAN.load(Acquire);
+    if measured != 0 && span < measured.saturating_mul(2) {
+        return f64::from_bits(RATE.load(Relaxed));
     }
-    (u128::from(n) * u128::from(span_ns) / u128::from(span_ticks)) as u64
+    let (ns, ticks) = now_pair();
+    let span_ticks = ticks.saturating_sub(anchor_ticks);
+    if span_ticks == 0 {
+        return 0.0;
+    }
+    let rate = ns.saturating_sub(ANCHOR_NS.load(Relaxed)) as f64 / span_ticks as f64;
+    RATE.store(rate.to_bits(), Relaxed);
+    RATE_SPAN.store(span_ticks, Release);
+    rate
+}
+
+/// `n` ticks in nanoseconds.
+fn ticks_to_ns(n: u64, now_ticks: u64) -> u64 {
+    (n as f64 * ns_per_tick(now_ticks)) as u64
 }
 
 impl Stamp {
@@ -139,20 +160,16 @@ impl Stamp {
             return self.0;
         }
         let (now_ns, now_ticks) = now_pair();
-        now_ns.saturating_sub(ticks_to_ns(
-            now_ticks.saturating_sub(self.0),
-            now_ns,
-            now_ticks,
-        ))
+        now_ns.saturating_sub(ticks_to_ns(now_ticks.saturating_sub(self.0), now_ticks))
     }
 
-    /// Nanoseconds from the stamp until now.
+    /// Nanoseconds from the stamp until now (one RDTSC, once the rate is known).
     pub fn elapsed_ns(self) -> u64 {
         if HOT.clock.load(Acquire) != TICKS {
             return mono_ns().saturating_sub(self.0);
         }
-        let (now_ns, now_ticks) = now_pair();
-        ticks_to_ns(now_ticks.saturating_sub(self.0), now_ns, now_ticks)
+        let now_ticks = ticks();
+        ticks_to_ns(now_ticks.saturating_sub(self.0), now_ticks)
     }
 }
 
@@ -224,13 +241,30 @@ pub struct Dur(pub u64);
 
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut b = FixedBuf::<32>::new();
+        self.push(&mut b);
+        f.write_str(b.as_str())
+    }
+}
+
+impl Dur {
+    /// Appends the duration to `out` (without core::fmt: text log lines end with it).
+    pub fn push<const N: usize>(&self, out: &mut FixedBuf<N>) {
         let n = self.0;
-        match n {
-            0..1_000 => write!(f, "{n}ns"),
-            1_000..1_000_000 => write!(f, "{}.{}us", n / 1_000, n / 100 % 10),
-            1_000_000..1_000_000_000 => write!(f, "{}.{}ms", n / 1_000_000, n / 100_000 % 10),
-            _ => write!(f, "{}.{}s", n / 1_000_000_000, n / 100_000_000 % 10),
-        }
+        let (unit, whole, tenths) = match n {
+            0..1_000 => {
+                out.push_u64(n);
+                out.push_str("ns");
+                return;
+            }
+            1_000..1_000_000 => ("us", n / 1_000, n / 100 % 10),
+            1_000_000..1_000_000_000 => ("ms", n / 1_000_000, n / 100_000 % 10),
+            _ => ("s", n / 1_000_000_000, n / 100_000_000 % 10),
+        };
+        out.push_u64(whole);
+        out.push_str(".");
+        out.push_u64(tenths);
+        out.push_str(unit);
     }
 }
 
@@ -287,6 +321,19 @@ mod tests {
         assert_eq!(shown.len(), now.len());
         assert_eq!(shown[..16], now[..16]);
         assert_eq!(Wall(Stamp(0)).to_string(), "an unknown time");
+    }
+
+    #[test]
+    fn a_stamp_measures_the_time_since_it_was_taken() {
+        let s = stamp();
+        let m = mono_ns();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let (e, clock) = (s.elapsed_ns(), mono_ns() - m);
+        // The sleep cannot be shorter; preemption can make `e` and `clock` drift apart.
+        assert!(
+            e >= 5_000_000 && e.abs_diff(clock) < 1_000_000,
+            "{e} vs {clock}"
+        );
     }
 
     #[test]

@@ -260,14 +260,18 @@ pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
             push_key(out, key);
             out.push_str(", size=");
             out.push_u64(size as u64);
-            out.push_fmt(format_args!(", flags={})", GetFlags(flags)));
+            out.push_str(", flags=");
+            let _ = GetFlags(flags).write(out);
+            out.push_str(")");
         }
         Args::At { shmid, addr, flags } => {
             out.push_str("(shmid=");
             out.push_i64(shmid.into());
             out.push_str(", addr=");
             push_addr(out, addr);
-            out.push_fmt(format_args!(", flags={})", AtFlags(flags)));
+            out.push_str(", flags=");
+            let _ = AtFlags(flags).write(out);
+            out.push_str(")");
         }
         Args::Dt { addr } => {
             out.push_str("(addr=");
@@ -281,7 +285,9 @@ pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
                 "(shmid="
             });
             out.push_i64(shmid.into());
-            out.push_fmt(format_args!(", cmd={})", Cmd(cmd)));
+            out.push_str(", cmd=");
+            let _ = Cmd(cmd).write(out);
+            out.push_str(")");
         }
         Args::Report => {}
     }
@@ -316,7 +322,9 @@ pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
     }
     let mut tail = FixedBuf::<64>::new();
     if !matches!(r.args, Args::Report) {
-        tail.push_fmt(format_args!(" [{}]", Dur(r.dur_ns)));
+        tail.push_str(" [");
+        Dur(r.dur_ns).push(&mut tail);
+        tail.push_str("]");
     }
     tail.push_str("\n");
     end_line(out, &tail);
@@ -341,14 +349,18 @@ pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
             push_key(out, key);
             out.push_str("\",\"size\":");
             out.push_u64(size as u64);
-            out.push_fmt(format_args!(",\"flags\":\"{}\"", GetFlags(flags)));
+            out.push_str(",\"flags\":\"");
+            let _ = GetFlags(flags).write(out);
+            out.push_str("\"");
         }
         Args::At { shmid, addr, flags } => {
             out.push_str("\"shmid\":");
             out.push_i64(shmid.into());
             out.push_str(",\"addr\":");
             push_json_addr(out, addr);
-            out.push_fmt(format_args!(",\"flags\":\"{}\"", AtFlags(flags)));
+            out.push_str(",\"flags\":\"");
+            let _ = AtFlags(flags).write(out);
+            out.push_str("\"");
         }
         Args::Dt { addr } => {
             out.push_str("\"addr\":");
@@ -361,7 +373,9 @@ pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
                 "\"shmid\":"
             });
             out.push_i64(shmid.into());
-            out.push_fmt(format_args!(",\"cmd\":\"{}\"", Cmd(cmd)));
+            out.push_str(",\"cmd\":\"");
+            let _ = Cmd(cmd).write(out);
+            out.push_str("\"");
         }
         Args::Report => {}
     }

@@ -73,12 +73,29 @@ pub fn errno_name(e: c_int) -> &'static str {
     }
 }
 
+/// Writes `n` in octal with a leading `0` (`0600`), at least `width` digits after it;
+/// `0` alone for zero when `width` is 0. No core::fmt: this runs on the log path.
+fn octal(out: &mut dyn Write, n: u32, width: usize) -> fmt::Result {
+    let mut digits = [b'0'; 12];
+    let mut at = digits.len();
+    let mut t = n;
+    while t != 0 {
+        at -= 1;
+        digits[at] = b'0' + (t & 7) as u8;
+        t >>= 3;
+    }
+    at = at.min(digits.len() - width);
+    out.write_str("0")?;
+    // ASCII digits: always UTF-8.
+    out.write_str(core::str::from_utf8(&digits[at..]).unwrap_or(""))
+}
+
 /// Writes `0600`-style permission bits (or `0`).
 fn perms(out: &mut dyn Write, bits: c_int) -> fmt::Result {
     if bits == 0 {
         out.write_str("0")
     } else {
-        write!(out, "0{bits:03o}").map(|_| ())
+        octal(out, bits as u32, 3)
     }
 }
 
@@ -100,11 +117,7 @@ fn named(out: &mut dyn Write, flags: c_int, names: &[(c_int, &str)]) -> fmt::Res
         if !first {
             out.write_char('|')?;
         }
-        if left == 0 {
-            out.write_str("0")?;
-        } else {
-            write!(out, "0{left:o}")?;
-        }
+        octal(out, left as u32, 0)?;
     }
     Ok(())
 }
@@ -115,6 +128,13 @@ pub struct GetFlags(pub c_int);
 
 impl fmt::Display for GetFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f)
+    }
+}
+
+impl GetFlags {
+    /// Writes the names into `f` (the log writes them straight into its line).
+    pub fn write(&self, f: &mut dyn Write) -> fmt::Result {
         let huge = (self.0 >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
         let rest = self.0 & !(SHM_HUGE_MASK << SHM_HUGE_SHIFT);
         let table = [
@@ -147,7 +167,7 @@ impl fmt::Display for GetFlags {
         }
         let other = rest & !known;
         if other & !0o777 != 0 {
-            write!(f, "0{other:o}")
+            octal(f, other as u32, 0)
         } else {
             perms(f, other)
         }
@@ -159,6 +179,13 @@ pub struct AtFlags(pub c_int);
 
 impl fmt::Display for AtFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f)
+    }
+}
+
+impl AtFlags {
+    /// Writes the names into `f` (the log writes them straight into its line).
+    pub fn write(&self, f: &mut dyn Write) -> fmt::Result {
         let table = [
             (SHM_RDONLY, "SHM_RDONLY"),
             (SHM_RND, "SHM_RND"),
@@ -174,6 +201,13 @@ pub struct Cmd(pub c_int);
 
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f)
+    }
+}
+
+impl Cmd {
+    /// Writes the name into `f` (the log writes it straight into its line).
+    pub fn write(&self, f: &mut dyn Write) -> fmt::Result {
         let name = match self.0 {
             IPC_RMID => "IPC_RMID",
             IPC_SET => "IPC_SET",
@@ -240,6 +274,8 @@ mod tests {
         );
         assert_eq!(s(GetFlags(SHM_NORESERVE | 0o640)), "SHM_NORESERVE|0640");
         assert_eq!(s(GetFlags(0o100000 | 0o600)), "0100600");
+        assert_eq!(s(GetFlags(0o7)), "0007");
+        assert_eq!(s(GetFlags(0o40000000 | 0o1)), "040000001");
     }
 
     #[test]
@@ -247,6 +283,7 @@ mod tests {
         assert_eq!(s(AtFlags(0)), "0");
         assert_eq!(s(AtFlags(SHM_RDONLY | SHM_RND)), "SHM_RDONLY|SHM_RND");
         assert_eq!(s(AtFlags(SHM_EXEC | 0o4)), "SHM_EXEC|04");
+        assert_eq!(s(AtFlags(0o200000 | SHM_RND)), "SHM_RND|0200000");
         assert_eq!(s(Cmd(IPC_RMID)), "IPC_RMID");
         assert_eq!(s(Cmd(SHM_STAT_ANY)), "SHM_STAT_ANY");
         assert_eq!(s(Cmd(99)), "99");
