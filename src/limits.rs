@@ -2,7 +2,7 @@
 //! atomics: reading them again costs a few loads and never blocks.
 
 use crate::backend::{self, Backend};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicU64, Ordering::*};
 
 /// SHMMIN, SHMMAX, SHMALL, SHMMNI and SHMLBA as this system sets them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,18 +30,18 @@ impl Limits {
     };
 }
 
-static READY: AtomicBool = AtomicBool::new(false);
-static SHMMIN: AtomicU64 = AtomicU64::new(0);
-static SHMMAX: AtomicU64 = AtomicU64::new(0);
-static SHMALL: AtomicU64 = AtomicU64::new(0);
-static SHMMNI: AtomicU64 = AtomicU64::new(0);
-/// SHMLBA is read by every attach and detach: it lives in the hot line.
+/// The limits live in the hot line; SHMLBA is stored last and says they are there.
 const SHMLBA: &AtomicU64 = &crate::hot::HOT.shmlba;
+const SHMMIN: &AtomicU64 = &crate::hot::HOT.limits[0];
+const SHMMAX: &AtomicU64 = &crate::hot::HOT.limits[1];
+const SHMALL: &AtomicU64 = &crate::hot::HOT.limits[2];
+const SHMMNI: &AtomicU64 = &crate::hot::HOT.limits[3];
 
 /// The limits, read through `b` the first time. Threads that race here read the same
 /// values and store the same values: no lock, no waiting.
+#[inline]
 pub fn get(b: &dyn Backend) -> Limits {
-    if READY.load(Acquire) {
+    if SHMLBA.load(Acquire) != 0 {
         return Limits {
             shmmin: SHMMIN.load(Relaxed),
             shmmax: SHMMAX.load(Relaxed),
@@ -50,13 +50,17 @@ pub fn get(b: &dyn Backend) -> Limits {
             shmlba: SHMLBA.load(Relaxed),
         };
     }
+    first(b)
+}
+
+#[cold]
+fn first(b: &dyn Backend) -> Limits {
     let l = read(b);
     SHMMIN.store(l.shmmin, Relaxed);
     SHMMAX.store(l.shmmax, Relaxed);
     SHMALL.store(l.shmall, Relaxed);
     SHMMNI.store(l.shmmni, Relaxed);
-    SHMLBA.store(l.shmlba, Relaxed);
-    READY.store(true, Release);
+    SHMLBA.store(l.shmlba.max(1), Release);
     l
 }
 
