@@ -2,9 +2,10 @@
  *
  * Every row alternates blocks of the raw libc call and the measured variant in the same
  * process (or, for the preload library and strace, alternating runs of the same loop) so
- * that machine drift cancels, and reports medians over ROUNDS rounds. The configuration
- * is read once per process, so each rshm setting runs in a re-executed copy of this
- * program. Ratios > 1 mean slower than raw. */
+ * that machine drift cancels. An in-process row is the median of IN_PROCS processes, each
+ * the median of IN_ROUNDS rounds; a row of processes is the median of ROUNDS rounds. The
+ * configuration is read once per process, so each rshm setting runs in a re-executed copy
+ * of this program. Ratios > 1 mean slower than raw. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -19,8 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 31      /* rounds of the rows that run separate processes */
-#define IN_ROUNDS 101  /* rounds of the in-process rows: many short ones ride out drift */
+#define ROUNDS 31     /* rounds of the rows that run separate processes */
+#define IN_ROUNDS 41  /* rounds of an in-process row, in each of its processes */
+#define IN_PROCS 7    /* processes an in-process row runs in: where the loader puts the code
+                       * and data moves a process's result by a percent or two, so a row is
+                       * the median of several processes, not one process's layout */
 
 static double now_ns(void) {
     struct timespec ts;
@@ -256,10 +260,12 @@ static void print_row(const struct row *r) {
 static struct row inproc(const char *name, const char *pair, const char *held, char *const *env) {
     char out[256];
     const char *args[] = {"inproc", pair, held, NULL};
-    struct row r = {name, 0, 0, 0};
-    sscanf(run(NULL, args, env, out, sizeof out), "%lf %lf %lf", &r.raw, &r.measured, &r.ratio);
-    print_row(&r);
-    return r;
+    double r[IN_PROCS], m[IN_PROCS], q[IN_PROCS];
+    for (int i = 0; i < IN_PROCS; i++)
+        sscanf(run(NULL, args, env, out, sizeof out), "%lf %lf %lf", &r[i], &m[i], &q[i]);
+    struct row row = {name, median(r, IN_PROCS), median(m, IN_PROCS), median(q, IN_PROCS)};
+    print_row(&row);
+    return row;
 }
 
 /* Alternating runs of the raw loop: plain, then under `env`/`wrapper`. */
@@ -334,7 +340,7 @@ int main(int argc, char **argv) {
     if (ci)
         fclose(ci);
     printf("machine: %s, %ld cpus\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-52s %10s %10s %9s\n", "row (medians of 101 or 31 rounds; ns per pair)", "raw", "measured", "ratio");
+    printf("%-52s %10s %10s %9s\n", "row (ns per pair; medians, see README)", "raw", "measured", "ratio");
     struct row at = inproc("shmat+shmdt, rshm default settings", "at", "0", defaults);
     struct row get = inproc("shmget(IPC_PRIVATE)+IPC_RMID, rshm default settings", "get", "0", defaults);
     inproc("shmat+shmdt, RSHM_LOG=info text to a file", "at", "0", text);
@@ -366,7 +372,7 @@ int main(int argc, char **argv) {
     }
     if (have("strace")) {
         char *wrap[] = {"strace", "-f", "-qq", "-e", "trace=ipc", "-o", strace_file, NULL};
-        strace = processes("shmat+shmdt, strace -f -e trace=ipc -o FILE", wrap, NULL, 5000, 15);
+        strace = processes("shmat+shmdt, strace -f -e trace=ipc -o FILE", wrap, NULL, 1500, 15);
     } else {
         printf("%-52s (strace is not installed)\n", "strace row skipped");
     }
