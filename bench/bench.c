@@ -22,7 +22,7 @@
 
 #define ROUNDS 31     /* rounds of the rows that run separate processes */
 #define IN_ROUNDS 41  /* rounds of an in-process row, in each of its processes */
-#define IN_PROCS 7    /* processes an in-process row runs in: where the loader puts the code
+#define IN_PROCS 11   /* processes an in-process row runs in: where the loader puts the code
                        * and data moves a process's result by a percent or two, so a row is
                        * the median of several processes, not one process's layout */
 
