@@ -33,7 +33,8 @@ pub struct Api<B: 'static> {
     pub at_exit: Option<extern "C" fn()>,
 }
 
-/// The linkable library: libc's functions, `rshm_*` names, rules enforced, `warn` by default.
+/// The linkable library: the system calls themselves ([`Syscall`]), `rshm_*` names, rules
+/// enforced, `warn` by default.
 pub static LIBRARY: Api<Syscall> = Api {
     backend: Syscall,
     names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
