@@ -170,6 +170,11 @@ impl<const N: usize> FixedBuf<N> {
     /// Copies as much of `b` as fits (one byte is kept for the NUL) and terminates.
     /// `b` must be cut by the caller, if at all, at a character boundary.
     fn copy_in(&mut self, b: &[u8]) -> usize {
+        if N == 0 {
+            // No room even for the NUL.
+            self.truncated |= !b.is_empty();
+            return 0;
+        }
         let room = N.saturating_sub(1).saturating_sub(self.len);
         let take = b.len().min(room);
         if take < b.len() {
