@@ -3,7 +3,7 @@
  * Every row alternates blocks of the raw libc call and the measured variant in the same
  * process (or, for the preload library and strace, alternating runs of the same loop) so
  * that machine drift cancels. An in-process row is the median of IN_PROCS processes, each
- * the median of IN_ROUNDS rounds; a row of processes is the median of ROUNDS rounds. The
+ * the median of IN_ROUNDS rounds; a row of processes is the median of PROC_ROUNDS rounds. The
  * configuration is read once per process, so each rshm setting runs in a re-executed copy
  * of this program. Ratios > 1 mean slower than raw. */
 #define _GNU_SOURCE
@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 31     /* rounds of the rows that run separate processes */
+#define ROUNDS 31     /* rounds of the two-thread row */
+#define PROC_ROUNDS 51 /* rounds of the preload rows, which run separate processes */
 #define IN_ROUNDS 41  /* rounds of an in-process row, in each of its processes */
 #define IN_PROCS 11   /* processes an in-process row runs in: where the loader puts the code
                        * and data moves a process's result by a percent or two, so a row is
@@ -273,7 +274,7 @@ static struct row processes(const char *name, char *const *wrapper, char *const 
     char out[256], count[32];
     snprintf(count, sizeof count, "%d", n);
     const char *args[] = {"loop", count, NULL};
-    double r[ROUNDS], m[ROUNDS], q[ROUNDS];
+    double r[PROC_ROUNDS], m[PROC_ROUNDS], q[PROC_ROUNDS];
     for (int i = 0; i < rounds; i++) {
         /* ABBA across rounds: odd rounds run the measured process first. */
         double a, b;
@@ -365,8 +366,8 @@ int main(int argc, char **argv) {
         snprintf(ld, sizeof ld, "LD_PRELOAD=%s", preload);
         char *off[] = {ld, "RSHM_LOG=off", NULL};
         char *pjson[] = {ld, "RSHM_LOG=info", "RSHM_LOG_FORMAT=json", pre_file, NULL};
-        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 20000, ROUNDS);
-        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 20000, ROUNDS);
+        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 12000, PROC_ROUNDS);
+        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 12000, PROC_ROUNDS);
     } else {
         printf("%-52s (set RSHM_BENCH_PRELOAD to the preload library)\n", "preload rows skipped");
     }
