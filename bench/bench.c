@@ -20,12 +20,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 31     /* rounds of the two-thread row */
-#define PROC_ROUNDS 51 /* rounds of the preload rows, which run separate processes */
-#define IN_ROUNDS 41  /* rounds of an in-process row, in each of its processes */
-#define IN_PROCS 11   /* processes an in-process row runs in: where the loader puts the code
-                       * and data moves a process's result by a percent or two, so a row is
-                       * the median of several processes, not one process's layout */
+#define ROUNDS 31       /* rounds of the two-thread row */
+#define PROC_ROUNDS 51  /* rounds of the preload rows, which run separate processes */
+#define MAX_ROUNDS 256  /* the most rounds a row may take (the arrays' size) */
+/* An in-process row: IN_ROUNDS rounds of short blocks (BLOCK pairs measured, BLOCK raw)
+ * in each of IN_PROCS processes. The blocks are short on purpose. The kernel's side of
+ * a pair is lumpy (a segment's memory is freed in RCU batches; a block that catches a
+ * batch can cost twice the next one), and machine noise comes in bursts: short blocks
+ * keep most rounds clear of both, and the median drops the rounds that are not. With
+ * blocks of 300-400 pairs and 41 rounds, a null wrapper (libc behind a function of its
+ * own) measured anywhere from 0.93x to 1.04x; with 60 and 201 rounds, 0.994x to 1.006x. */
+#define BLOCK 60
+#define IN_ROUNDS 201
+#define IN_PROCS 11
 
 static double now_ns(void) {
     struct timespec ts;
@@ -39,7 +46,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static double median(double *v, int n) {
-    double tmp[256];
+    double tmp[MAX_ROUNDS];
     memcpy(tmp, v, n * sizeof *v);
     qsort(tmp, n, sizeof *tmp, cmp_double);
     return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
@@ -86,26 +93,30 @@ static void get_rshm(int n) {
     }
 }
 
-/* Alternates blocks in ABBA order (raw, measured, measured, raw: what comes first or
- * second in a round cancels out); prints "raw_ns measured_ns ratio" (medians; the ratio
- * is the median of the per-round ratios). */
-static void alternate(void (*raw)(int), void (*measured)(int), int n) {
-    double r[IN_ROUNDS], m[IN_ROUNDS], q[IN_ROUNDS];
-    raw(n / 4);
-    measured(n / 4);
-    for (int i = 0; i < IN_ROUNDS; i++) {
+/* Alternates blocks in ABBA order, the roles swapped every other round (raw, measured,
+ * measured, raw; then measured, raw, raw, measured), so that neither variant always runs
+ * in the middle, after the other one's code and kernel work. Prints "raw_ns measured_ns
+ * ratio" (medians; the ratio is the median of the per-round ratios). */
+static void alternate(void (*raw)(int), void (*measured)(int), int n, int rounds) {
+    double r[MAX_ROUNDS], m[MAX_ROUNDS], q[MAX_ROUNDS];
+    raw(10 * n); /* warm up both paths */
+    measured(10 * n);
+    for (int i = 0; i < rounds; i++) {
+        void (*outer)(int) = i % 2 ? measured : raw;
+        void (*inner)(int) = i % 2 ? raw : measured;
         double t0 = now_ns();
-        raw(n / 2);
+        outer(n / 2);
         double t1 = now_ns();
-        measured(n);
+        inner(n);
         double t2 = now_ns();
-        raw(n / 2);
+        outer(n / 2);
         double t3 = now_ns();
-        r[i] = ((t1 - t0) + (t3 - t2)) / n;
-        m[i] = (t2 - t1) / n;
+        double edges = ((t1 - t0) + (t3 - t2)) / n, middle = (t2 - t1) / n;
+        r[i] = i % 2 ? middle : edges;
+        m[i] = i % 2 ? edges : middle;
         q[i] = m[i] / r[i];
     }
-    printf("%.1f %.1f %.4f\n", median(r, IN_ROUNDS), median(m, IN_ROUNDS), median(q, IN_ROUNDS));
+    printf("%.1f %.1f %.4f\n", median(r, rounds), median(m, rounds), median(q, rounds));
 }
 
 /* ---- child modes ---- */
@@ -120,9 +131,9 @@ static int mode_inproc(const char *pair, int held) {
         if ((keep[i] = rshm_at(hold, NULL, 0)) == (void *)-1)
             die("holding attachments");
     if (!strcmp(pair, "at"))
-        alternate(at_raw, at_rshm, 400);
+        alternate(at_raw, at_rshm, BLOCK, IN_ROUNDS);
     else
-        alternate(get_raw, get_rshm, 300);
+        alternate(get_raw, get_rshm, BLOCK, IN_ROUNDS);
     for (int i = 0; i < held; i++)
         rshm_dt(keep[i]);
     if (hold >= 0)
@@ -131,17 +142,23 @@ static int mode_inproc(const char *pair, int held) {
     return 0;
 }
 
-/* A plain loop of raw pairs, for the preload library and strace: prints ns per pair. */
+/* A plain loop of raw pairs, for the preload library and strace: `n` pairs in blocks of
+ * BLOCK; prints the median block's ns per pair (the blocks that catch a burst of machine
+ * noise or an RCU batch are left out, as in the in-process rows). */
 static int mode_loop(int n) {
     seg = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
     if (seg < 0)
         die("shmget");
     at_raw(n / 10);
-    double t0 = now_ns();
-    at_raw(n);
-    double t1 = now_ns();
+    int blocks = n / BLOCK < MAX_ROUNDS ? n / BLOCK : MAX_ROUNDS;
+    double t[MAX_ROUNDS];
+    for (int b = 0; b < blocks; b++) {
+        double t0 = now_ns();
+        at_raw(BLOCK);
+        t[b] = (now_ns() - t0) / BLOCK;
+    }
     shmctl(seg, IPC_RMID, NULL);
-    printf("%.1f\n", (t1 - t0) / n);
+    printf("%.1f\n", median(t, blocks));
     return 0;
 }
 
