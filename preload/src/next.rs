@@ -3,27 +3,60 @@
 //! calls this library's exported symbols, so a traced call cannot recurse. If the loader
 //! cannot find a next definition (libc without it, or a statically linked libc), it falls
 //! back to the system call itself.
+//!
+//! On x86-64 glibc, when the next definition is glibc's own wrapper (no other interposer
+//! sits between), the system call is made inline instead, exactly as that wrapper makes
+//! it (rshm's `Syscall` backend): the same call without a second frame live across it,
+//! which `make bench` can see. Any other next definition is always called.
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 use libc::{c_int, c_void, key_t, shmid_ds, size_t};
 use rshm::backend::Backend;
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+use rshm::backend::Syscall;
 
 type GetFn = unsafe extern "C" fn(key_t, size_t, c_int) -> c_int;
 type AtFn = unsafe extern "C" fn(c_int, *const c_void, c_int) -> *mut c_void;
 type DtFn = unsafe extern "C" fn(*const c_void) -> c_int;
 type CtlFn = unsafe extern "C" fn(c_int, c_int, *mut shmid_ds) -> c_int;
 
-/// 0: not resolved yet; 1: no next definition (use the system call); else the address.
+/// 0: not resolved yet; [`MISSING`]; [`GLIBC`]; else the address of the next definition.
 static GET: AtomicUsize = AtomicUsize::new(0);
 static AT: AtomicUsize = AtomicUsize::new(0);
 static DT: AtomicUsize = AtomicUsize::new(0);
 static CTL: AtomicUsize = AtomicUsize::new(0);
+/// No next definition: make the system call.
 const MISSING: usize = 1;
+/// The next definition is glibc's own wrapper (x86-64 only): make the system call inline.
+const GLIBC: usize = 2;
 
 fn lookup(name: &core::ffi::CStr) -> usize {
     // SAFETY: RTLD_NEXT with a NUL-terminated name; dlsym returns NULL or an address.
     let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
-    if p == 0 { MISSING } else { p }
+    match p {
+        0 => MISSING,
+        p if in_glibc(p) => GLIBC,
+        p => p,
+    }
+}
+
+/// True if `p` lies in the object that defines `gnu_get_libc_version`: glibc itself.
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+fn in_glibc(p: usize) -> bool {
+    let base = |addr: usize| {
+        // SAFETY: Dl_info is plain data; dladdr only writes it.
+        let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+        // SAFETY: dladdr takes any address and a valid Dl_info to fill in.
+        let found = unsafe { libc::dladdr(addr as *const c_void, &mut info) } != 0;
+        (found && !info.dli_fbase.is_null()).then_some(info.dli_fbase as usize)
+    };
+    let glibc = base(libc::gnu_get_libc_version as *const () as usize);
+    glibc.is_some() && base(p) == glibc
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+fn in_glibc(_: usize) -> bool {
+    false
 }
 
 /// Resolves all four now. Called from the library's constructor, before main, so the
@@ -56,7 +89,10 @@ impl Backend for Next {
     #[inline(always)]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
         match get(&GET, c"shmget") {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+            MISSING | GLIBC => Syscall.shmget(key, size, flags),
             // SAFETY: the system call takes no pointers.
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
             MISSING => unsafe { libc::syscall(libc::SYS_shmget, key, size, flags) as c_int },
             p => {
                 // SAFETY: `p` is the address dlsym gave for shmget, which has this type.
@@ -70,7 +106,11 @@ impl Backend for Next {
     #[inline(always)]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         match get(&AT, c"shmat") {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
             // SAFETY: the caller upholds shmat's contract.
+            MISSING | GLIBC => unsafe { Syscall.shmat(shmid, addr, flags) },
+            // SAFETY: the caller upholds shmat's contract.
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
             MISSING => unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags) as usize },
             p => {
                 // SAFETY: `p` is the address dlsym gave for shmat, which has this type.
@@ -84,7 +124,11 @@ impl Backend for Next {
     #[inline(always)]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         match get(&DT, c"shmdt") {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
             // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+            MISSING | GLIBC => unsafe { Syscall.shmdt(addr) },
+            // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
             MISSING => unsafe { libc::syscall(libc::SYS_shmdt, addr) as c_int },
             p => {
                 // SAFETY: `p` is the address dlsym gave for shmdt, which has this type.
@@ -98,8 +142,12 @@ impl Backend for Next {
     #[inline(always)]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         match get(&CTL, c"shmctl") {
+            #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+            // SAFETY: the caller guarantees `buf` fits `cmd`.
+            MISSING | GLIBC => unsafe { Syscall.shmctl(shmid, cmd, buf) },
             // SAFETY: the caller guarantees `buf` fits `cmd`. (64-bit Linux takes the
             // command as it is: no IPC_64 bit, which it would reject.)
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
             MISSING => unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf) as c_int },
             p => {
                 // SAFETY: `p` is the address dlsym gave for shmctl, which has this type.
@@ -107,6 +155,37 @@ impl Backend for Next {
                 // SAFETY: the caller guarantees `buf` fits `cmd`.
                 unsafe { f(shmid, cmd, buf) }
             }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibcs_own_wrappers_are_recognised_and_nothing_else_is() {
+        for name in [c"shmget", c"shmat", c"shmdt", c"shmctl"] {
+            assert_eq!(lookup(name), GLIBC, "{name:?}");
+        }
+        assert!(
+            !in_glibc(lookup as *const () as usize),
+            "a function of this library"
+        );
+        assert!(!in_glibc(0x1000), "an address in no object");
+    }
+
+    #[test]
+    fn the_inline_path_gives_glibcs_results() {
+        // SAFETY: IPC_PRIVATE segment, removed at once; errno compared with libc's.
+        unsafe {
+            let id = Next.shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
+            assert!(id >= 0);
+            assert_eq!(Next.shmctl(id, libc::IPC_RMID, core::ptr::null_mut()), 0);
+            assert_eq!(Next.shmat(id, 0, 0), rshm::backend::FAILED);
+            assert_eq!(*libc::__errno_location(), libc::EINVAL);
+            assert_eq!(Next.shmdt(0x1000), -1);
+            assert_eq!(*libc::__errno_location(), libc::EINVAL);
         }
     }
 }

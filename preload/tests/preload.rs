@@ -683,6 +683,41 @@ fn perls_shm_builtins_are_traced() {
 }
 
 #[test]
+fn another_interposer_after_rshm_is_called_not_gone_around() {
+    // rshm makes the system call itself only when the next definition is glibc's own
+    // wrapper; here the next definition is another library's, which must see every call.
+    let counter = build_from(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("c_progs/counter.c"),
+        "counter.so",
+        &["-shared", "-fPIC", "-ldl"],
+    );
+    let prog = build("chain");
+    let log = Log::new("chain");
+    let chain = format!("{}:{}", preload_so().display(), counter.display());
+    let mut env = json_env(&log);
+    env.push(("LD_PRELOAD", chain));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(&prog, &[], &env, false);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "through the chain\nshmdt 0, IPC_RMID 0, shmdt again -1 EINVAL\n"
+    );
+    assert_eq!(
+        facts(&out).get("interposed").map(String::as_str),
+        // The program's five calls, and rshm's own IPC_INFO (the limits, read once).
+        Some("get=1 at=1 dt=2 rmid=1 info=1 other=0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls: Vec<String> = log
+        .json()
+        .iter()
+        .map(|l| get(l, "call").to_string())
+        .collect();
+    assert_eq!(calls, ["shmget", "shmat", "shmdt", "shmctl", "shmdt"]);
+}
+
+#[test]
 fn differential_raw_system_calls_against_the_traced_libc_calls() {
     // The same program as the library's differential test, built with -DVIA_PRELOAD: the
     // reference is the raw system call, the measured path libc's name, hooked. The
