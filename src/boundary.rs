@@ -6,7 +6,8 @@ use crate::error::{self, Error};
 use core::panic::AssertUnwindSafe;
 
 /// Runs `f`; on `Err` (or a panic, which is caught here) sets errno and returns `fail`
-/// (the sentence is this thread's last error from the moment the `Error` was made). `call` names the function for the panic's message.
+/// (the sentence is this thread's last error from the moment the `Error` was made).
+/// `call` names the function for the panic's message.
 #[inline(always)]
 pub fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) -> T {
     let r = std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {

@@ -84,7 +84,7 @@ fn octal(out: &mut dyn Write, n: u32, width: usize) -> fmt::Result {
         digits[at] = b'0' + (t & 7) as u8;
         t >>= 3;
     }
-    at = at.min(digits.len() - width);
+    at = at.min(digits.len().saturating_sub(width));
     out.write_str("0")?;
     // ASCII digits: always UTF-8.
     out.write_str(core::str::from_utf8(&digits[at..]).unwrap_or(""))
