@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define ROUNDS 31       /* rounds of the two-thread row */
-#define PROC_ROUNDS 51  /* rounds of the preload rows, which run separate processes */
+#define PROC_ROUNDS 101 /* rounds of the preload rows, which run separate processes */
 #define MAX_ROUNDS 256  /* the most rounds a row may take (the arrays' size) */
 /* An in-process row: IN_ROUNDS rounds of short blocks (BLOCK pairs measured, BLOCK raw)
  * in each of IN_PROCS processes. The blocks are short on purpose. The kernel's side of
@@ -383,8 +383,8 @@ int main(int argc, char **argv) {
         snprintf(ld, sizeof ld, "LD_PRELOAD=%s", preload);
         char *off[] = {ld, "RSHM_LOG=off", NULL};
         char *pjson[] = {ld, "RSHM_LOG=info", "RSHM_LOG_FORMAT=json", pre_file, NULL};
-        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 12000, PROC_ROUNDS);
-        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 12000, PROC_ROUNDS);
+        pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 6000, PROC_ROUNDS);
+        pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 6000, PROC_ROUNDS);
     } else {
         printf("%-52s (set RSHM_BENCH_PRELOAD to the preload library)\n", "preload rows skipped");
     }
