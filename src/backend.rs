@@ -47,77 +47,45 @@ pub struct Syscall;
 impl Backend for Syscall {
     #[inline(always)]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        return sys::result(sys::call3(
-            libc::SYS_shmget,
-            key as u64,
-            size as u64,
-            flags as u64,
-        )) as c_int;
-        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-        // SAFETY: shmget takes no pointers.
-        unsafe {
-            libc::shmget(key, size, flags)
-        }
+        sys::shmget(key, size, flags)
     }
 
     #[inline(always)]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        return sys::result(sys::call3(
-            libc::SYS_shmat,
-            shmid as u64,
-            addr as u64,
-            flags as u64,
-        )) as usize;
-        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         // SAFETY: the caller upholds shmat's contract (see the trait).
-        unsafe {
-            libc::shmat(shmid, addr as *const libc::c_void, flags) as usize
-        }
+        unsafe { sys::shmat(shmid, addr, flags) }
     }
 
     #[inline(always)]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        return sys::result(sys::call3(libc::SYS_shmdt, addr as u64, 0, 0)) as c_int;
-        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe {
-            libc::shmdt(addr as *const libc::c_void)
-        }
+        unsafe { sys::shmdt(addr) }
     }
 
     #[inline(always)]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
-        // 64-bit Linux takes the command as it is (glibc adds no IPC_64 bit there), and
-        // libc's shmid_ds is the kernel's.
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        return sys::result(sys::call3(
-            libc::SYS_shmctl,
-            shmid as u64,
-            cmd as u64,
-            buf as u64,
-        )) as c_int;
-        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe {
-            libc::shmctl(shmid, cmd, buf)
-        }
+        unsafe { sys::shmctl(shmid, cmd, buf) }
     }
 }
 
-/// The `syscall` instruction (x86-64 Linux), and the kernel's result in libc's terms.
+/// The four system calls made with the `syscall` instruction (x86-64 Linux), with the
+/// kernel's result put in libc's terms.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod sys {
+    use libc::{c_int, key_t, shmid_ds, size_t};
+
     /// System call `n` with three arguments (each passed as the kernel reads its
     /// register: an `int` sign-extended, as glibc passes it).
+    ///
+    /// # Safety
+    /// As the system call itself: the memory its arguments name must be what it reads
+    /// or writes.
     #[inline(always)]
-    pub fn call3(n: libc::c_long, a: u64, b: u64, c: u64) -> i64 {
+    unsafe fn call3(n: libc::c_long, a: u64, b: u64, c: u64) -> i64 {
         let ret: i64;
-        // SAFETY: the shm system calls read and write only the memory their arguments
-        // name, which each caller vouches for (see the `Backend` methods' contracts);
-        // `syscall` clobbers rcx and r11 and nothing else, and does not touch the stack.
+        // SAFETY: the caller vouches for the memory the call touches; `syscall` clobbers
+        // rcx and r11 and nothing else, and does not touch the stack.
         unsafe {
             core::arch::asm!(
                 "syscall",
@@ -136,13 +104,78 @@ mod sys {
     /// The kernel returns -errno (-4095..-1) on failure: that becomes -1 and errno, as
     /// glibc's wrappers do; anything else is the result.
     #[inline(always)]
-    pub fn result(ret: i64) -> i64 {
+    pub(super) fn result(ret: i64) -> i64 {
         if (-4095..0).contains(&ret) {
-            crate::error::set_errno(-ret as libc::c_int);
+            crate::error::set_errno(-ret as c_int);
             -1
         } else {
             ret
         }
+    }
+
+    #[inline(always)]
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+        // SAFETY: shmget takes no pointers.
+        result(unsafe { call3(libc::SYS_shmget, key as u64, size as u64, flags as u64) }) as c_int
+    }
+
+    /// # Safety
+    /// As shmat(2).
+    #[inline(always)]
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+        // SAFETY: the caller upholds shmat's contract.
+        result(unsafe { call3(libc::SYS_shmat, shmid as u64, addr as u64, flags as u64) }) as usize
+    }
+
+    /// # Safety
+    /// As shmdt(2).
+    #[inline(always)]
+    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+        // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+        result(unsafe { call3(libc::SYS_shmdt, addr as u64, 0, 0) }) as c_int
+    }
+
+    /// 64-bit Linux takes the command as it is (glibc adds no IPC_64 bit there), and
+    /// libc's `shmid_ds` is the kernel's.
+    ///
+    /// # Safety
+    /// `buf` must fit `cmd`.
+    #[inline(always)]
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+        // SAFETY: the caller guarantees `buf` fits `cmd`.
+        result(unsafe { call3(libc::SYS_shmctl, shmid as u64, cmd as u64, buf as u64) }) as c_int
+    }
+}
+
+/// Elsewhere: libc's functions.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+mod sys {
+    use libc::{c_int, c_void, key_t, shmid_ds, size_t};
+
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+        // SAFETY: shmget takes no pointers.
+        unsafe { libc::shmget(key, size, flags) }
+    }
+
+    /// # Safety
+    /// As shmat(2).
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+        // SAFETY: the caller upholds shmat's contract.
+        unsafe { libc::shmat(shmid, addr as *const c_void, flags) as usize }
+    }
+
+    /// # Safety
+    /// As shmdt(2).
+    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+        // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+        unsafe { libc::shmdt(addr as *const c_void) }
+    }
+
+    /// # Safety
+    /// `buf` must fit `cmd`.
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+        // SAFETY: the caller guarantees `buf` fits `cmd`.
+        unsafe { libc::shmctl(shmid, cmd, buf) }
     }
 }
 
