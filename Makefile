@@ -1,5 +1,5 @@
-# rshm: `make` builds the release libraries, `make test` runs every test,
-# `make demo` runs the writer/reader example with every call logged.
+# rshm: `make` builds the release libraries and tools, `make test` runs every test,
+# `make demo` shows rshm at work, `make install PREFIX=... DESTDIR=...` installs.
 
 CARGO ?= cargo
 CC ?= cc
@@ -11,38 +11,48 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
-MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/rshm
+CMAKEDIR ?= $(LIBDIR)/cmake/rshm
 # The version is Cargo.toml's; the soname carries its major number.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
-# What a Rust staticlib needs from the system (rustc --print native-static-libs).
-NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What librshm.a needs besides libc for a static link. The unwinder (libgcc_s, or
+# libgcc_eh in a -static link) is left to the compiler driver, which adds the right one.
+NATIVE_STATIC_LIBS := -lpthread -ldl -lm
 
-# Counts the shared-memory segments on this machine (ipcs -m data lines).
-SEGMENTS = ipcs -m | awk 'NR > 3 && NF > 0' | wc -l
+# Everything cargo's release build reads: when none of it changed, `make` runs no cargo.
+SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml src/librshm.map \
+	$(wildcard src/*.rs core/Cargo.toml core/src/*.rs core/src/*/*.rs preload/Cargo.toml \
+		preload/src/*.rs preload/src/*/*.rs c_tests/*)
+STAMP := $(RELEASE)/.rshm-built
+# Every function librshm exports gets a man page name that leads to rshm(3).
+MAN3_LINKS := rshm_get rshm_at rshm_dt rshm_rmid rshm_last_error rshm_attachment_count rshm_version
 
-# The two packages are built (and tested) by separate cargo runs: built together,
-# cargo would unify rshm's features and the preload library would export rshm_* too.
-# `cargo test` does not build a cdylib-only library, so each test run builds first.
-PACKAGES := rshm rshm-preload
+.PHONY: all prereqs test check-valgrind check-asan demo bench install uninstall clean
 
-.PHONY: all test check-valgrind check-asan demo bench install uninstall clean
+all: prereqs $(STAMP) $(RELEASE)/librshm.so.$(MAJOR)
 
-all:
-	for p in $(PACKAGES); do $(CARGO) build --release -p $$p || exit 1; done
+prereqs:
+	@sh scripts/prereqs.sh build
 
+# One cargo run builds the three crates, then librshm.so is linked from librshm.a (its
+# soname and symbol versions); the stamp is touched only when both succeed.
+$(STAMP): $(SOURCES) scripts/link-shared.sh
+	$(CARGO) build --release --workspace
+	@sh scripts/link-shared.sh $(RELEASE)/librshm.a $(RELEASE)/librshm.so $(MAJOR)
+	@touch $@
+
+# The soname, so a program linked against the build tree (with an rpath) runs.
+$(RELEASE)/librshm.so.$(MAJOR): | $(STAMP)
+	ln -sf librshm.so $@
+
+# Every suite (cargo tests, C programs, preload, install checks) in a private IPC
+# namespace where one can be made; the last line sums them all.
 test: all
-	@before=$$($(SEGMENTS)); \
-	status=0; for p in $(PACKAGES); do \
-		$(CARGO) build -p $$p && $(CARGO) test -p $$p || status=1; \
-	done; \
-	after=$$($(SEGMENTS)); \
-	if [ $$after -gt $$before ]; then \
-		echo "make test: ipcs -m lists $$((after - before)) more segment(s) than before the tests"; \
-		ipcs -m; exit 1; \
-	fi; \
-	[ $$status -eq 0 ] || exit $$status; \
-	sh tests/install.sh
+	@sh scripts/prereqs.sh test
+	@sh scripts/test.sh
 
 # The C tests under valgrind's memcheck: no error, no definite leak.
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -56,20 +66,22 @@ check-asan:
 	CARGO_TARGET_DIR=target/asan RSHM_C_TESTS_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
 		ASAN_OPTIONS=detect_leaks=1 $(CARGO) test -p rshm --test c_programs
 
-$(RELEASE)/librshm.so.0: all
-	ln -sf librshm.so $@
-
-$(DEMO)/%: examples/%.c include/rshm.h $(RELEASE)/librshm.so.0
+$(DEMO)/%: examples/%.c include/rshm.h $(RELEASE)/librshm.so.$(MAJOR)
 	@mkdir -p $(DEMO)
 	$(CC) $(CFLAGS) -Iinclude $< -o $@ -L$(RELEASE) -lrshm -Wl,-rpath,$(abspath $(RELEASE))
 
-demo: $(DEMO)/writer $(DEMO)/reader
-	RSHM_LOG=info $(DEMO)/writer "hello from the writer, pid $$$$"
-	RSHM_LOG=info $(DEMO)/reader
+demo: all $(DEMO)/writer $(DEMO)/reader
+	@sh examples/demo.sh $(DEMO) $(RELEASE)
+
+INSTALL_DIRS = $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(INCLUDEDIR) \
+	$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(DOCDIR)
+# Where install notes the directories it created (uninstall removes them when empty).
+DIRS_LIST = $(DESTDIR)$(DOCDIR)/installed-dirs
 
 install: all
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	@created=$$(sh scripts/dirs.sh missing $(INSTALL_DIRS)); \
+	install -d $(INSTALL_DIRS) && \
+	if [ -n "$$created" ]; then printf '%s\n' "$$created" >> $(DIRS_LIST); fi
 	install -m 644 $(RELEASE)/librshm.a $(DESTDIR)$(LIBDIR)/librshm.a
 	install -m 755 $(RELEASE)/librshm.so $(DESTDIR)$(LIBDIR)/librshm.so.$(VERSION)
 	ln -sf librshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librshm.so.$(MAJOR)
@@ -78,27 +90,39 @@ install: all
 	install -m 644 include/rshm.h $(DESTDIR)$(INCLUDEDIR)/rshm.h
 	install -m 755 $(RELEASE)/rshm-trace $(DESTDIR)$(BINDIR)/rshm-trace
 	install -m 644 man/rshm.3 $(DESTDIR)$(MANDIR)/man3/rshm.3
+	for f in $(MAN3_LINKS); do echo '.so man3/rshm.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	install -m 644 man/rshm-trace.1 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1
+	install -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(DOCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|' \
 		rshm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rshm.pc
-	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/rshm.pc
+	for f in rshmConfig rshmConfigVersion; do \
+		sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+			-e 's|@MAJOR@|$(MAJOR)|' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|' \
+			cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake || exit 1; \
+	done
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/rshm.pc $(DESTDIR)$(CMAKEDIR)/*.cmake
 
+# Removes what install put there, then each directory install created, if it is empty.
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librshm.a $(DESTDIR)$(LIBDIR)/librshm.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/librshm.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librshm.so \
 		$(DESTDIR)$(LIBDIR)/librshm_preload.so $(DESTDIR)$(LIBDIR)/pkgconfig/rshm.pc \
+		$(DESTDIR)$(CMAKEDIR)/rshmConfig.cmake $(DESTDIR)$(CMAKEDIR)/rshmConfigVersion.cmake \
 		$(DESTDIR)$(INCLUDEDIR)/rshm.h $(DESTDIR)$(BINDIR)/rshm-trace \
-		$(DESTDIR)$(MANDIR)/man3/rshm.3 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1
+		$(DESTDIR)$(MANDIR)/man3/rshm.3 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1 \
+		$(foreach f,$(MAN3_LINKS),$(DESTDIR)$(MANDIR)/man3/$(f).3) \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE-MIT $(DESTDIR)$(DOCDIR)/LICENSE-APACHE
+	@sh scripts/dirs.sh remove $(DIRS_LIST)
 
 clean:
 	$(CARGO) clean
 
 BENCH := target/bench/bench
 
-$(BENCH): bench/bench.c include/rshm.h all
+$(BENCH): bench/bench.c include/rshm.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Iinclude $< -o $@ $(RELEASE)/librshm.a $(NATIVE_STATIC_LIBS)
 
-bench: $(BENCH)
+bench: all $(BENCH)
 	RSHM_BENCH_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) $(BENCH)

@@ -24,7 +24,7 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /*
  Gets the identifier of the System V shared memory segment of `key`, creating it
@@ -76,6 +76,6 @@ const char *rshm_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"
-#endif  // __cplusplus
+#endif  /* __cplusplus */
 
 #endif  /* RSHM_H */

@@ -1,10 +1,10 @@
 //! The C ABI: thin shells that convert arguments, call the core inside a panic
 //! boundary, and turn an `Err` into errno + `rshm_last_error()`. No logic lives here.
 
-use crate::boundary::boundary;
-use crate::error;
-use crate::shm::{self, LIBRARY};
 use libc::{c_char, c_int, c_void, key_t, size_t};
+use rshm_core::boundary::boundary;
+use rshm_core::error;
+use rshm_core::shm::{self, LIBRARY};
 
 /// Gets the identifier of the System V shared memory segment of `key`, creating it
 /// with `IPC_CREAT` (see shmget(2)). Returns the id, or -1 with errno set;
@@ -57,7 +57,7 @@ pub extern "C" fn rshm_last_error() -> *const c_char {
 /// counts them. It walks the whole registry: for checks and reports, not for hot loops.
 #[unsafe(no_mangle)]
 pub extern "C" fn rshm_attachment_count() -> size_t {
-    crate::registry::live_attachments()
+    rshm_core::registry::live_attachments()
 }
 
 /// The library's version, "MAJOR.MINOR.PATCH" (the header's `RSHM_VERSION_STRING` is the

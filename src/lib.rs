@@ -1,28 +1,9 @@
-//! rshm: System V shared memory, checked, logged and tracked.
+//! rshm: the C ABI of rshm-core, built as `librshm.a`; `make` links `librshm.so` from it
+//! (scripts/link-shared.sh: soname `librshm.so.0`, symbols under the version node
+//! `RSHM_0.1` of src/librshm.map). The exported functions are thin shells in `ffi`;
+//! `include/rshm.h` is generated from them by build.rs.
 //!
-//! Each call (`get`, `attach`, `detach`, `rmid` in [`shm`]) checks its arguments before
-//! the kernel sees them, logs one line, and keeps the registry of what this process made
-//! and attached. The C ABI (`rshm_get`, `rshm_at`, `rshm_dt`, `rshm_rmid`,
-//! `rshm_last_error`) is in `ffi`, behind the `capi` feature.
+//! Rust programs use the `rshm-core` crate instead: it is the same core with a safe API
+//! and no C exports.
 
-pub mod backend;
-pub mod boundary;
-pub mod buf;
-pub mod clock;
-pub mod config;
-pub mod error;
-pub mod explain;
-#[cfg(feature = "capi")]
-pub mod ffi;
-pub mod hot;
-pub mod limits;
-pub mod log;
-pub mod maps;
-pub mod names;
-pub mod pid;
-pub mod registry;
-pub mod report;
-pub mod shm;
-pub mod validate;
-
-pub use error::Error;
+mod ffi;

@@ -2,6 +2,8 @@
 //! against librshm.so, runs each, and requires exit status 0 and a closing
 //! "N passed, 0 failed" line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -43,25 +45,15 @@ fn programs() -> &'static [Program] {
     })
 }
 
-/// target/debug/deps: where cargo put the librshm.a and librshm.so this test run built
-/// (the copies one level up are refreshed by `cargo build`, not by `cargo test`).
-fn artifact_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().to_path_buf()
-}
-
-/// A directory with librshm.so and librshm.so.0 (the soname) pointing at the built library.
+/// A directory with librshm.so, linked from this run's librshm.a as `make` links it, and
+/// librshm.so.0 (the soname) pointing at it.
 fn shared_lib_dir() -> &'static Path {
     static D: OnceLock<PathBuf> = OnceLock::new();
     D.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rshm-shared");
-        std::fs::create_dir_all(&dir).unwrap();
-        let so = artifact_dir().join("librshm.so");
-        for name in ["librshm.so", "librshm.so.0"] {
-            let link = dir.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&so, &link).unwrap();
-        }
+        // The flags the objects were built with (e.g. -fsanitize=address) go to the link too.
+        let extra: Vec<&str> = env!("RSHM_C_TESTS_CFLAGS").split_whitespace().collect();
+        common::link_shared(&dir, &extra);
         dir
     })
 }
@@ -85,8 +77,7 @@ fn link(p: &Program, dynamic: bool) -> PathBuf {
             .arg(format!("-Wl,-rpath,{}", dir.display()));
         cmd.arg("-lpthread");
     } else {
-        cmd.arg(artifact_dir().join("librshm.a"))
-            .args(NATIVE_STATIC_LIBS);
+        cmd.arg(common::static_lib()).args(NATIVE_STATIC_LIBS);
     }
     // The flags the objects were built with (e.g. -fsanitize=address) go to the link too.
     cmd.args(env!("RSHM_C_TESTS_CFLAGS").split_whitespace());

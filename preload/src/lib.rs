@@ -10,8 +10,8 @@
 mod hooks;
 mod next;
 
-use rshm::config::Level;
-use rshm::shm::Api;
+use rshm_core::config::Level;
+use rshm_core::shm::Api;
 
 /// How the core sees a traced program: the next libc definitions, libc's names, rules
 /// reported rather than enforced, `info` logging by default.
@@ -24,7 +24,7 @@ pub(crate) static PRELOAD: Api<next::Next> = Api {
 };
 
 extern "C" fn at_exit() {
-    rshm::report::run(&PRELOAD);
+    rshm_core::report::run(&PRELOAD);
 }
 
 /// Runs when the library is loaded, before the program's main: resolves the real
@@ -32,9 +32,9 @@ extern "C" fn at_exit() {
 /// handler), and arms the exit report.
 extern "C" fn init() {
     next::resolve();
-    let c = rshm::config::get(PRELOAD.default_level);
+    let c = rshm_core::config::get(PRELOAD.default_level);
     if c.report() {
-        rshm::report::arm(&PRELOAD);
+        rshm_core::report::arm(&PRELOAD);
     }
 }
 

@@ -11,7 +11,7 @@ fn tmp() -> &'static Path {
 }
 
 /// This run's preload library (target/<profile>/deps). `cargo test` does not build a
-/// cdylib-only library: `cargo build -p rshm-preload` first (`make test` does).
+/// cdylib-only library: `cargo build --workspace` first (`make test` does).
 fn preload_so() -> PathBuf {
     let so = std::env::current_exe()
         .unwrap()
@@ -20,7 +20,7 @@ fn preload_so() -> PathBuf {
         .join("librshm_preload.so");
     assert!(
         so.is_file(),
-        "{} is missing: run `cargo build -p rshm-preload` first (make test does)",
+        "{} is missing: run `cargo build --workspace` first (make test does)",
         so.display()
     );
     so
