@@ -237,17 +237,23 @@ static int text_is(const char *line, int pid, int tid, const char *middle) {
 }
 
 static void test_text(const char *dir) {
-    /* A relative name, level warn (the library's default): only warnings and failures. */
+    /* A relative name. At the library's default level (error) the same calls, four
+     * failures and warnings among them, write nothing: a library is quiet unless asked. */
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/rel.log", dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     CHECK(fd >= 0 && write(fd, "existing line\n", 14) == 14, "pre-existing content");
     close(fd);
-    const char *env[] = {"RSHM_LOG_FILE", "rel.log", NULL};
+    const char *quiet[] = {"RSHM_LOG_FILE", "rel.log", NULL};
     struct facts f;
-    CHECK(run_child("text", dir, env, path, &f) == 0, "text child ran");
+    CHECK(run_child("text", dir, quiet, path, &f) == 0, "quiet child ran");
     char lines[16][1024];
     int n = read_lines(path, lines, 16);
+    CHECK(n == 1, "the default level (error) logs no failure and no warning");
+    /* Level warn: only warnings and failures. */
+    const char *env[] = {"RSHM_LOG", "warn", "RSHM_LOG_FILE", "rel.log", NULL};
+    CHECK(run_child("text", dir, env, path, &f) == 0, "text child ran");
+    n = read_lines(path, lines, 16);
     CHECK(n == 5, "the old line and four warnings");
     if (n != 5)
         return;

@@ -34,11 +34,12 @@ pub struct Api<B: 'static> {
 }
 
 /// The linkable library: the system calls themselves ([`Syscall`]), `rshm_*` names, rules
-/// enforced, `warn` by default.
+/// enforced, `error` by default (quiet: a failure is told by errno and `rshm_last_error()`,
+/// and only rshm's own trouble, such as a log file it cannot open, is written).
 pub static LIBRARY: Api<Syscall> = Api {
     backend: Syscall,
     names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
-    default_level: Level::Warn,
+    default_level: Level::Error,
     observe: false,
     at_exit: Some(library_at_exit),
 };
