@@ -3,8 +3,8 @@
 
 use crate::PRELOAD;
 use libc::{c_int, c_void, key_t, shmid_ds, size_t};
-use rshm_core::boundary::boundary;
-use rshm_core::shm;
+use rshm_core::__private::boundary::boundary;
+use rshm_core::__private::shm;
 
 /// shmget(2), traced.
 #[unsafe(no_mangle)]

@@ -11,9 +11,9 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 use libc::{c_int, c_void, key_t, shmid_ds, size_t};
-use rshm_core::backend::Backend;
+use rshm_core::__private::backend::Backend;
 #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
-use rshm_core::backend::Syscall;
+use rshm_core::__private::backend::Syscall;
 
 type GetFn = unsafe extern "C" fn(key_t, size_t, c_int) -> c_int;
 type AtFn = unsafe extern "C" fn(c_int, *const c_void, c_int) -> *mut c_void;
@@ -182,7 +182,7 @@ mod tests {
             let id = Next.shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600);
             assert!(id >= 0);
             assert_eq!(Next.shmctl(id, libc::IPC_RMID, core::ptr::null_mut()), 0);
-            assert_eq!(Next.shmat(id, 0, 0), rshm_core::backend::FAILED);
+            assert_eq!(Next.shmat(id, 0, 0), rshm_core::__private::backend::FAILED);
             assert_eq!(*libc::__errno_location(), libc::EINVAL);
             assert_eq!(Next.shmdt(0x1000), -1);
             assert_eq!(*libc::__errno_location(), libc::EINVAL);
