@@ -69,6 +69,78 @@ impl Backend for Syscall {
     }
 }
 
+/// rshm's own questions to the kernel (IPC_STAT, IPC_INFO, SHM_INFO, `shmget(key, 0, 0)`):
+/// always the system call itself, never a function another library may interpose, so an
+/// interposer loaded after the preload library sees only the program's calls. The README
+/// lists each question and when it is asked.
+pub struct Direct;
+
+impl Backend for Direct {
+    #[inline]
+    fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
+        direct::shmget(key, size, flags)
+    }
+
+    #[inline]
+    unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
+        // SAFETY: the caller upholds shmat's contract (see the trait).
+        unsafe { direct::shmat(shmid, addr, flags) }
+    }
+
+    #[inline]
+    unsafe fn shmdt(&self, addr: usize) -> c_int {
+        // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+        unsafe { direct::shmdt(addr) }
+    }
+
+    #[inline]
+    unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+        // SAFETY: the caller guarantees `buf` fits `cmd`.
+        unsafe { direct::shmctl(shmid, cmd, buf) }
+    }
+}
+
+/// On x86-64 Linux, [`Syscall`]'s inline system calls.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+use sys as direct;
+
+/// Elsewhere on Linux, syscall(2): libc's `shmget` & co. may be interposed (the preload
+/// library itself exports them). 64-bit Linux takes shmctl's command as it is.
+#[cfg(all(target_os = "linux", not(target_arch = "x86_64")))]
+mod direct {
+    use libc::{c_int, key_t, shmid_ds, size_t};
+
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+        // SAFETY: shmget takes no pointers.
+        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags) as c_int }
+    }
+
+    /// # Safety
+    /// As shmat(2).
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+        // SAFETY: the caller upholds shmat's contract.
+        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags) as usize }
+    }
+
+    /// # Safety
+    /// As shmdt(2).
+    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+        // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+        unsafe { libc::syscall(libc::SYS_shmdt, addr) as c_int }
+    }
+
+    /// # Safety
+    /// `buf` must fit `cmd`.
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+        // SAFETY: the caller guarantees `buf` fits `cmd`.
+        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf) as c_int }
+    }
+}
+
+/// Not Linux: libc's functions (no preload library is built there).
+#[cfg(not(target_os = "linux"))]
+use sys as direct;
+
 /// The four system calls made with the `syscall` instruction (x86-64 Linux), with the
 /// kernel's result put in libc's terms.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

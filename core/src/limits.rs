@@ -1,5 +1,7 @@
-//! The system's shared-memory limits, read from the kernel once (IPC_INFO) and kept in
-//! atomics: reading them again costs a few loads and never blocks.
+//! The system's shared-memory limits, read from the kernel (IPC_INFO) at the first call and
+//! kept in atomics: reading them again costs a few loads and never blocks. A refusal that
+//! rests on a limit reads them from the kernel again first ([`reread`]), so a limit an
+//! administrator raised since is seen.
 
 use crate::backend::{self, Backend};
 use core::sync::atomic::{AtomicU64, Ordering::*};
@@ -55,7 +57,18 @@ pub fn get(b: &dyn Backend) -> Limits {
 
 #[cold]
 fn first(b: &dyn Backend) -> Limits {
-    let l = read(b);
+    store(read(b))
+}
+
+/// The limits as the kernel has them now, read again (IPC_INFO, made directly: see
+/// [`backend::Direct`]) and kept for the calls that follow. For refusals that rest on a
+/// limit (rshm's own, and the explanation of the kernel's), never for the success path.
+#[cold]
+pub fn reread() -> Limits {
+    store(read(&backend::Direct))
+}
+
+fn store(l: Limits) -> Limits {
     SHMMIN.store(l.shmmin, Relaxed);
     SHMMAX.store(l.shmmax, Relaxed);
     SHMALL.store(l.shmall, Relaxed);

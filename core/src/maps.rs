@@ -16,6 +16,78 @@ pub struct Found {
 
 /// The System V attachment that starts at `addr`, if the maps list one.
 pub fn sysv_at(addr: usize) -> Option<Found> {
+    let mut found: Option<Found> = None;
+    let mut next_start = 0usize;
+    each_line(|m, _| match found {
+        None if m.start == addr && m.sysv => {
+            found = Some(Found {
+                shmid: m.inode as i32,
+                size: (m.end - m.start) as u64,
+            });
+            next_start = m.end;
+            true
+        }
+        Some(ref mut f) if m.start == next_start && m.sysv && m.inode as i32 == f.shmid => {
+            f.size += (m.end - m.start) as u64;
+            next_start = m.end;
+            true
+        }
+        Some(_) => false,
+        None => true,
+    });
+    found
+}
+
+/// A mapping of the process, as an explanation names it.
+#[derive(Clone, Copy, Debug)]
+pub struct Region {
+    /// First address.
+    pub start: usize,
+    /// Address after the last.
+    pub end: usize,
+    /// The segment's id, if it is a System V attachment.
+    pub shmid: Option<i32>,
+    /// The path or `[name]` the maps show (cut to fit), empty for anonymous memory.
+    name: [u8; 64],
+    name_len: usize,
+}
+
+impl Region {
+    /// The path or `[heap]`-style name, or "" for anonymous memory.
+    pub fn name(&self) -> &str {
+        core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("")
+    }
+}
+
+/// The first mapping that overlaps `[start, end)`, if the maps list one.
+pub fn overlapping(start: usize, end: usize) -> Option<Region> {
+    let mut hit = None;
+    each_line(|m, path| {
+        if m.start < end && start < m.end {
+            let mut name = [0u8; 64];
+            let mut n = path.len().min(name.len());
+            while n > 0 && !path.is_char_boundary(n) {
+                n -= 1;
+            }
+            name[..n].copy_from_slice(&path.as_bytes()[..n]);
+            hit = Some(Region {
+                start: m.start,
+                end: m.end,
+                shmid: m.sysv.then_some(m.inode as i32),
+                name,
+                name_len: n,
+            });
+            return false;
+        }
+        // The maps are in address order: past `end`, nothing further can overlap.
+        m.start < end
+    });
+    hit
+}
+
+/// Calls `f` with each line of /proc/self/maps (parsed, and its path field) until it
+/// returns false.
+fn each_line(mut f: impl FnMut(&MapLine, &str) -> bool) {
     let _errno = ErrnoGuard::save();
     // SAFETY: the path is a NUL-terminated literal.
     let fd = unsafe {
@@ -25,12 +97,10 @@ pub fn sysv_at(addr: usize) -> Option<Found> {
         )
     };
     if fd < 0 {
-        return None;
+        return;
     }
     let mut buf = [0u8; 4096];
     let mut have = 0usize;
-    let mut found: Option<Found> = None;
-    let mut next_start = 0usize;
     'read: loop {
         // SAFETY: reads at most the free part of `buf`.
         let n = unsafe { libc::read(fd, buf[have..].as_mut_ptr().cast(), buf.len() - have) };
@@ -42,21 +112,11 @@ pub fn sysv_at(addr: usize) -> Option<Found> {
         while let Some(nl) = buf[used..have].iter().position(|&b| b == b'\n') {
             let line = &buf[used..used + nl];
             used += nl + 1;
-            let Some(m) = parse(line) else { continue };
-            match found {
-                None if m.start == addr && m.sysv => {
-                    found = Some(Found {
-                        shmid: m.inode as i32,
-                        size: (m.end - m.start) as u64,
-                    });
-                    next_start = m.end;
-                }
-                Some(ref mut f) if m.start == next_start && m.sysv && m.inode as i32 == f.shmid => {
-                    f.size += (m.end - m.start) as u64;
-                    next_start = m.end;
-                }
-                Some(_) => break 'read,
-                None => {}
+            let Some((m, path)) = parse_with_path(line) else {
+                continue;
+            };
+            if !f(&m, path) {
+                break 'read;
             }
         }
         buf.copy_within(used..have, 0);
@@ -68,7 +128,6 @@ pub fn sysv_at(addr: usize) -> Option<Found> {
     }
     // SAFETY: `fd` was opened above and is closed once.
     unsafe { libc::close(fd) };
-    found
 }
 
 struct MapLine {
@@ -79,18 +138,38 @@ struct MapLine {
 }
 
 /// Parses `start-end perms offset dev inode path`.
+#[cfg(test)]
 fn parse(line: &[u8]) -> Option<MapLine> {
+    parse_with_path(line).map(|(m, _)| m)
+}
+
+/// Parses a line, and gives its path field too ("" for anonymous memory).
+fn parse_with_path(line: &[u8]) -> Option<(MapLine, &str)> {
     let text = core::str::from_utf8(line).ok()?;
     let mut fields = text.split_ascii_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let inode = fields.nth(3)?.parse().ok()?;
-    let sysv = fields.next().is_some_and(|p| p.starts_with("/SYSV"));
-    Some(MapLine {
-        start: usize::from_str_radix(start, 16).ok()?,
-        end: usize::from_str_radix(end, 16).ok()?,
-        inode,
-        sysv,
-    })
+    let path = fields.next().unwrap_or("");
+    Some((
+        MapLine {
+            start: usize::from_str_radix(start, 16).ok()?,
+            end: usize::from_str_radix(end, 16).ok()?,
+            inode,
+            sysv: path.starts_with("/SYSV"),
+        },
+        path,
+    ))
+}
+
+/// Calls `f(start, end, shmid)` for each System V attachment the maps list (adjacent
+/// pieces of one attachment come as separate calls), in address order.
+pub fn each_sysv(mut f: impl FnMut(usize, usize, i32)) {
+    each_line(|m, _| {
+        if m.sysv {
+            f(m.start, m.end, m.inode as i32);
+        }
+        true
+    });
 }
 
 #[cfg(test)]
@@ -129,6 +208,9 @@ mod tests {
                 })
             );
             assert_eq!(sysv_at(p + 4096), None);
+            let r = overlapping(p + 4096, p + 8192).expect("the attachment");
+            assert_eq!((r.start, r.end, r.shmid), (p, p + 3 * 4096, Some(id)));
+            assert!(r.name().starts_with("/SYSV"));
             libc::shmdt(p as *const libc::c_void);
             assert_eq!(sysv_at(p), None);
         }

@@ -43,32 +43,142 @@ pub const SHM_INFO: c_int = 14;
 /// `SHM_STAT_ANY`: `SHM_STAT` without the read permission check.
 pub const SHM_STAT_ANY: c_int = 15;
 
-/// The symbolic name of an errno value (`"EINVAL"`), or `"E?"` for one this table lacks.
+/// The symbolic name of an errno value (`"EINVAL"`): every value Linux defines (1 to 133;
+/// an alias such as EWOULDBLOCK or ENOTSUP shows as the name it aliases), or `"E?"` for a
+/// number that is no errno.
 pub fn errno_name(e: c_int) -> &'static str {
     match e {
         libc::EPERM => "EPERM",
         libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
         libc::EINTR => "EINTR",
         libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
         libc::E2BIG => "E2BIG",
+        libc::ENOEXEC => "ENOEXEC",
         libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
         libc::EAGAIN => "EAGAIN",
         libc::ENOMEM => "ENOMEM",
         libc::EACCES => "EACCES",
         libc::EFAULT => "EFAULT",
+        libc::ENOTBLK => "ENOTBLK",
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
         libc::ENODEV => "ENODEV",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
         libc::EINVAL => "EINVAL",
         libc::ENFILE => "ENFILE",
         libc::EMFILE => "EMFILE",
+        libc::ENOTTY => "ENOTTY",
+        libc::ETXTBSY => "ETXTBSY",
         libc::EFBIG => "EFBIG",
         libc::ENOSPC => "ENOSPC",
+        libc::ESPIPE => "ESPIPE",
         libc::EROFS => "EROFS",
+        libc::EMLINK => "EMLINK",
+        libc::EPIPE => "EPIPE",
+        libc::EDOM => "EDOM",
         libc::ERANGE => "ERANGE",
+        libc::EDEADLK => "EDEADLK",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ENOLCK => "ENOLCK",
         libc::ENOSYS => "ENOSYS",
+        libc::ENOTEMPTY => "ENOTEMPTY",
+        libc::ELOOP => "ELOOP",
+        libc::ENOMSG => "ENOMSG",
         libc::EIDRM => "EIDRM",
+        libc::ECHRNG => "ECHRNG",
+        libc::EL2NSYNC => "EL2NSYNC",
+        libc::EL3HLT => "EL3HLT",
+        libc::EL3RST => "EL3RST",
+        libc::ELNRNG => "ELNRNG",
+        libc::EUNATCH => "EUNATCH",
+        libc::ENOCSI => "ENOCSI",
+        libc::EL2HLT => "EL2HLT",
+        libc::EBADE => "EBADE",
+        libc::EBADR => "EBADR",
+        libc::EXFULL => "EXFULL",
+        libc::ENOANO => "ENOANO",
+        libc::EBADRQC => "EBADRQC",
+        libc::EBADSLT => "EBADSLT",
+        libc::EBFONT => "EBFONT",
+        libc::ENOSTR => "ENOSTR",
+        libc::ENODATA => "ENODATA",
+        libc::ETIME => "ETIME",
+        libc::ENOSR => "ENOSR",
+        libc::ENONET => "ENONET",
+        libc::ENOPKG => "ENOPKG",
+        libc::EREMOTE => "EREMOTE",
+        libc::ENOLINK => "ENOLINK",
+        libc::EADV => "EADV",
+        libc::ESRMNT => "ESRMNT",
+        libc::ECOMM => "ECOMM",
+        libc::EPROTO => "EPROTO",
+        libc::EMULTIHOP => "EMULTIHOP",
+        libc::EDOTDOT => "EDOTDOT",
+        libc::EBADMSG => "EBADMSG",
         libc::EOVERFLOW => "EOVERFLOW",
+        libc::ENOTUNIQ => "ENOTUNIQ",
+        libc::EBADFD => "EBADFD",
+        libc::EREMCHG => "EREMCHG",
+        libc::ELIBACC => "ELIBACC",
+        libc::ELIBBAD => "ELIBBAD",
+        libc::ELIBSCN => "ELIBSCN",
+        libc::ELIBMAX => "ELIBMAX",
+        libc::ELIBEXEC => "ELIBEXEC",
+        libc::EILSEQ => "EILSEQ",
+        libc::ERESTART => "ERESTART",
+        libc::ESTRPIPE => "ESTRPIPE",
+        libc::EUSERS => "EUSERS",
+        libc::ENOTSOCK => "ENOTSOCK",
+        libc::EDESTADDRREQ => "EDESTADDRREQ",
+        libc::EMSGSIZE => "EMSGSIZE",
+        libc::EPROTOTYPE => "EPROTOTYPE",
+        libc::ENOPROTOOPT => "ENOPROTOOPT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        libc::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EPFNOSUPPORT => "EPFNOSUPPORT",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENETDOWN => "ENETDOWN",
+        libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENETRESET => "ENETRESET",
+        libc::ECONNABORTED => "ECONNABORTED",
+        libc::ECONNRESET => "ECONNRESET",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EISCONN => "EISCONN",
+        libc::ENOTCONN => "ENOTCONN",
+        libc::ESHUTDOWN => "ESHUTDOWN",
+        libc::ETOOMANYREFS => "ETOOMANYREFS",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::EHOSTDOWN => "EHOSTDOWN",
+        libc::EHOSTUNREACH => "EHOSTUNREACH",
+        libc::EALREADY => "EALREADY",
+        libc::EINPROGRESS => "EINPROGRESS",
+        libc::ESTALE => "ESTALE",
+        libc::EUCLEAN => "EUCLEAN",
+        libc::ENOTNAM => "ENOTNAM",
+        libc::ENAVAIL => "ENAVAIL",
+        libc::EISNAM => "EISNAM",
+        libc::EREMOTEIO => "EREMOTEIO",
+        libc::EDQUOT => "EDQUOT",
+        libc::ENOMEDIUM => "ENOMEDIUM",
+        libc::EMEDIUMTYPE => "EMEDIUMTYPE",
+        libc::ECANCELED => "ECANCELED",
+        libc::ENOKEY => "ENOKEY",
+        libc::EKEYEXPIRED => "EKEYEXPIRED",
+        libc::EKEYREVOKED => "EKEYREVOKED",
+        libc::EKEYREJECTED => "EKEYREJECTED",
+        libc::EOWNERDEAD => "EOWNERDEAD",
+        libc::ENOTRECOVERABLE => "ENOTRECOVERABLE",
+        libc::ERFKILL => "ERFKILL",
+        libc::EHWPOISON => "EHWPOISON",
         _ => "E?",
     }
 }
@@ -297,5 +407,55 @@ mod tests {
         assert_eq!(s(Addr(0)), "NULL");
         assert_eq!(s(Addr(0x7f3a0c000000)), "0x7f3a0c000000");
         assert_eq!(errno_name(libc::EIDRM), "EIDRM");
+    }
+
+    #[test]
+    fn every_errno_linux_defines_has_its_name() {
+        // 41 and 58 are unused on Linux.
+        let mut seen = std::collections::BTreeSet::new();
+        for e in (1..=133).filter(|e| ![41, 58].contains(e)) {
+            let name = errno_name(e);
+            assert_ne!(name, "E?", "errno {e}");
+            assert!(seen.insert(name), "{name} twice");
+        }
+        assert_eq!(errno_name(0), "E?");
+        assert_eq!(errno_name(4095), "E?");
+        for (e, name) in [
+            (libc::EISDIR, "EISDIR"),
+            (libc::ENOTDIR, "ENOTDIR"),
+            (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+            (libc::ELOOP, "ELOOP"),
+            (libc::ENXIO, "ENXIO"),
+            (libc::EROFS, "EROFS"),
+            (libc::EMFILE, "EMFILE"),
+            (libc::ENFILE, "ENFILE"),
+            (libc::EAGAIN, "EAGAIN"),
+            (libc::EINTR, "EINTR"),
+            (libc::EPIPE, "EPIPE"),
+            (libc::ENOSPC, "ENOSPC"),
+            (libc::EDQUOT, "EDQUOT"),
+            (libc::EBADF, "EBADF"),
+        ] {
+            assert_eq!(errno_name(e), name);
+        }
+    }
+
+    /// The names agree with glibc's own (strerrorname_np, glibc 2.32 and later).
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn errno_names_agree_with_glibc() {
+        unsafe extern "C" {
+            fn strerrorname_np(errnum: c_int) -> *const libc::c_char;
+        }
+        for e in 1..=133 {
+            // SAFETY: strerrorname_np returns NULL or a static NUL-terminated string.
+            let p = unsafe { strerrorname_np(e) };
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: checked non-NULL above; glibc's string is static.
+            let glibc = unsafe { core::ffi::CStr::from_ptr(p) }.to_str().unwrap();
+            assert_eq!(errno_name(e), glibc, "errno {e}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The four operations: validate -> backend -> registry -> log. Each returns a `Result`;
 //! turning it into `-1` and errno is the C boundary's job.
 
-use crate::backend::{self, Backend, FAILED, Syscall};
+use crate::backend::{self, Backend, Direct, FAILED, Syscall};
 use crate::clock;
 use crate::config::{self, Config, Level};
 use crate::error::{self, Error, Msg, errno};
@@ -12,7 +12,7 @@ use crate::maps;
 use crate::names::{IPC_CREAT, IPC_EXCL, IPC_RMID};
 use crate::registry;
 use crate::validate::{self, Warnings};
-use libc::{EACCES, EINVAL, c_int, key_t};
+use libc::{EACCES, EINVAL, ENOSPC, c_int, key_t};
 
 /// Who is calling: which backend reaches the kernel, which names the log shows, and
 /// whether a broken rule fails the call (the library) or is only reported (the preload
@@ -29,8 +29,6 @@ pub struct Api<B: 'static> {
     pub default_level: Level,
     /// Report broken rules and call the kernel anyway (unless `RSHM_STRICT=1`).
     pub observe: bool,
-    /// Run at exit when `RSHM_REPORT=1` (it calls [`crate::report::run`]).
-    pub at_exit: Option<extern "C" fn()>,
 }
 
 /// The linkable library: the system calls themselves ([`Syscall`]), `rshm_*` names, rules
@@ -41,12 +39,7 @@ pub static LIBRARY: Api<Syscall> = Api {
     names: ["rshm_get", "rshm_at", "rshm_dt", "rshm_rmid"],
     default_level: Level::Error,
     observe: false,
-    at_exit: Some(library_at_exit),
 };
-
-extern "C" fn library_at_exit() {
-    crate::report::run(&LIBRARY);
-}
 
 impl<B> Api<B> {
     fn enforces(&self, c: &Config) -> bool {
@@ -60,7 +53,11 @@ struct Call<'a, B: 'static> {
     cfg: Config,
     name: &'static str,
     args: Args,
+    /// When the kernel call began (the registry's time of the call).
     t0: clock::Stamp,
+    /// How long the kernel call took (measured only when a line may be logged): the log's
+    /// duration, which leaves out rshm's own checks, lookups and explanations.
+    dur_ns: u64,
     /// The call broke a rule that is only reported (the preload library); the rule's
     /// sentence waits in this thread's last error.
     broken: bool,
@@ -70,22 +67,32 @@ impl<'a, B: Backend> Call<'a, B> {
     #[inline(always)]
     fn start(api: &'a Api<B>, which: usize, args: Args) -> Self {
         let cfg = config::get(api.default_level);
-        if cfg.report() {
-            crate::report::arm(api);
-        }
         if cfg.level() >= Level::Debug {
             announce(api, &cfg);
         }
-        // One stamp a call: the log's duration and the registry's times.
-        let t0 = clock::stamp();
         Call {
             api,
             cfg,
             name: api.names[which],
             args,
-            t0,
+            t0: clock::Stamp(0),
+            dur_ns: 0,
             broken: false,
         }
+    }
+
+    /// Makes the kernel call `f`, stamping its start (one stamp a call: the registry's
+    /// time) and, when a line may be logged, measuring it: the duration a line shows is the
+    /// kernel's time alone.
+    #[inline(always)]
+    fn kernel<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        self.t0 = clock::stamp();
+        let r = f();
+        if Level::Warn <= self.cfg.level() {
+            let _errno = crate::error::ErrnoGuard::save();
+            self.dur_ns = self.t0.elapsed_ns();
+        }
+        r
     }
 
     /// The rule's verdict: `Err` stops the call when rules are enforced; otherwise a
@@ -105,7 +112,7 @@ impl<'a, B: Backend> Call<'a, B> {
     }
 
     fn log(&self, ret: Ret, errno: c_int, msg: &str, level: Level) {
-        let dur_ns = self.t0.elapsed_ns();
+        let dur_ns = self.dur_ns;
         let r = Record {
             call: self.name,
             args: self.args,
@@ -171,12 +178,12 @@ fn announce<B: Backend>(api: &Api<B>, cfg: &Config) {
     }
     let l = limits::get(&api.backend);
     let msg = Msg::from_fmt(format_args!(
-        "level={} format={} strict={} report={} log fd {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
+        "level={} format={} strict={} report={} log to {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
         cfg.level().lower(),
         if cfg.json() { "json" } else { "text" },
         u8::from(cfg.strict()),
         u8::from(cfg.report()),
-        cfg.fd(),
+        crate::sink::kind(),
         l.shmmin,
         l.shmmax,
         l.shmall,
@@ -196,6 +203,15 @@ fn announce<B: Backend>(api: &Api<B>, cfg: &Config) {
 }
 
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
+///
+/// Whether the call made the segment ("created" in the log and the registry) is exact:
+/// `IPC_PRIVATE` and `IPC_CREAT|IPC_EXCL` make one when they succeed, a call without
+/// `IPC_CREAT` never does, and get-or-create on a named key (`IPC_CREAT` alone) is made as
+/// `IPC_CREAT|IPC_EXCL` then, if the key has a segment, a lookup without `IPC_CREAT` (the
+/// program gets what its own call would have given): one system call when it makes the
+/// segment, two when it finds one, exact whatever other threads or processes do meanwhile.
+/// When it finds a segment it asks IPC_STAT (directly) for the owner, for the squatting
+/// warning, unless this process made that segment or the warning would go nowhere.
 #[inline(always)]
 pub fn get<B: Backend>(
     api: &Api<B>,
@@ -204,7 +220,11 @@ pub fn get<B: Backend>(
     flags: c_int,
 ) -> Result<c_int, Error> {
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
-    let lim = limits::get(&api.backend);
+    let mut lim = limits::get(&api.backend);
+    if validate::rests_on_limits(key, size, &lim) {
+        // About to refuse on a limit: the administrator may have raised it since.
+        lim = limits::reread();
+    }
     let mut warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
     if call.cfg.strict() && warning.world_writable() {
         let e = Error::new(
@@ -213,40 +233,50 @@ pub fn get<B: Backend>(
         );
         return Err(call.failed(e));
     }
-    let id = api.backend.shmget(key, size, flags);
+    let get_or_create = key != libc::IPC_PRIVATE && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT;
+    let (id, created) = call.kernel(|| {
+        if get_or_create {
+            get_or_create_exactly(&api.backend, key, size, flags)
+        } else {
+            let id = api.backend.shmget(key, size, flags);
+            // A private key always makes a segment; IPC_CREAT|IPC_EXCL succeeds only by making
+            // one; without IPC_CREAT a named key is only looked up.
+            let made =
+                key == libc::IPC_PRIVATE || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL;
+            (id, made)
+        }
+    });
     if id < 0 {
-        let e = explain::get(&api.backend, call.name, key, size, flags, &lim, errno());
+        let e = errno();
+        if matches!(e, EINVAL | ENOSPC) {
+            // The explanation names limits: as they are now.
+            lim = limits::reread();
+        }
+        let e = explain::get(&Direct, call.name, key, size, flags, &lim, e);
         return Err(call.failed(e));
     }
     let pid = config::getpid();
-    let created = if key == libc::IPC_PRIVATE
-        || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL
-    {
-        true
-    } else if flags & IPC_CREAT != 0 {
-        // Made now or found? The kernel knows who made it, and who owns it: a segment of
-        // another user found where one was to be made may be a squatter's.
-        match backend::stat_any(&api.backend, id) {
-            Ok(ds) if ds.shm_cpid == pid => true,
-            Ok(ds) => {
-                let me = euid();
-                if ds.shm_perm.uid != me && ds.shm_perm.cuid != me {
-                    warning.squatted(key, ds.shm_perm.uid);
-                    if call.cfg.strict() {
-                        let e = Error::new(
-                            EACCES,
-                            format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),
-                        );
-                        return Err(call.failed(e));
-                    }
-                }
-                false
+    if get_or_create && !created && (Level::Warn <= call.cfg.level() || call.cfg.strict()) {
+        // Found where one was to be made: another user's segment may be a squatter's. (Not
+        // asked when this process made the segment, nor when the warning would go nowhere.)
+        let made_here = registry::segment(id).is_some_and(|s| s.created);
+        let me = euid();
+        let owner = if made_here {
+            None
+        } else {
+            backend::stat_any(&Direct, id).ok()
+        };
+        if let Some(ds) = owner.filter(|ds| ds.shm_perm.uid != me && ds.shm_perm.cuid != me) {
+            warning.squatted(key, ds.shm_perm.uid);
+            if call.cfg.strict() {
+                let e = Error::new(
+                    EACCES,
+                    format_args!("{}: RSHM_STRICT=1 refuses this: {warning}", call.name),
+                );
+                return Err(call.failed(e));
             }
-            Err(_) => false,
         }
-    } else {
-        false
-    };
+    }
     registry::segment_got(
         id,
         key,
@@ -258,6 +288,48 @@ pub fn get<B: Backend>(
     );
     call.done(Ret::Created(id.into(), created), &warning);
     Ok(id)
+}
+
+/// How many times [`get_or_create_exactly`] tries before it makes the program's call as it is.
+const GET_OR_CREATE_ROUNDS: usize = 8;
+
+/// shmget(key, size, IPC_CREAT|mode) on a named key, made so that rshm knows whether this
+/// call made the segment: as shmget(IPC_CREAT|IPC_EXCL) and, if the key has a segment
+/// (EEXIST), as the plain lookup shmget(key, size, flags without IPC_CREAT). The program
+/// gets what its own call would have given: for an existing segment the kernel makes the
+/// same size and permission checks on the lookup (EINVAL, EACCES); a segment removed
+/// between the two (the lookup's ENOENT) is tried again, as the program's call would have
+/// made one; errno is left as it was on success. Returns the id (or -1 and errno) and
+/// whether this call made the segment. Both calls reach the backend, as the program's
+/// call would. Under a storm of removals of the key's segment by others, after
+/// [`GET_OR_CREATE_ROUNDS`] tries, the program's call is made as it is and counted as a
+/// lookup.
+fn get_or_create_exactly<B: Backend>(
+    b: &B,
+    key: key_t,
+    size: usize,
+    flags: c_int,
+) -> (c_int, bool) {
+    let before = errno();
+    for _ in 0..GET_OR_CREATE_ROUNDS {
+        let id = b.shmget(key, size, flags | IPC_EXCL);
+        if id >= 0 {
+            return (id, true);
+        }
+        if errno() != libc::EEXIST {
+            return (-1, false);
+        }
+        let id = b.shmget(key, size, flags & !IPC_CREAT);
+        if id >= 0 {
+            crate::error::set_errno(before);
+            return (id, false);
+        }
+        if errno() != libc::ENOENT {
+            return (-1, false);
+        }
+    }
+    crate::error::set_errno(before);
+    (b.shmget(key, size, flags), false)
 }
 
 fn euid() -> u32 {
@@ -282,23 +354,24 @@ pub unsafe fn attach<B: Backend>(
     let lba = limits::shmlba(&api.backend);
     let warning = call.check(validate::at(call.name, shmid, addr, flags, lba))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
-    let p = unsafe { api.backend.shmat(shmid, addr, flags) };
+    let p = call.kernel(|| unsafe { api.backend.shmat(shmid, addr, flags) });
     if p == FAILED {
-        let e = explain::at(&api.backend, call.name, shmid, addr, flags, errno());
+        let e = explain::at(&Direct, call.name, shmid, addr, flags, lba, errno());
         return Err(call.failed(e));
     }
     registry::attached(p, shmid, flags, config::getpid(), call.t0, || {
-        size_from_kernel(api, shmid)
+        size_from_kernel(shmid)
     });
     call.done(Ret::Addr(p), &warning);
     Ok(p)
 }
 
-/// The size of a segment this process has not seen yet (0 if the kernel will not say).
+/// The size of a segment this process has not seen yet (0 if the kernel will not say):
+/// IPC_STAT, asked directly.
 #[cold]
 #[inline(never)]
-fn size_from_kernel<B: Backend>(api: &Api<B>, shmid: c_int) -> u64 {
-    backend::stat(&api.backend, shmid).map_or(0, |ds| ds.shm_segsz as u64)
+fn size_from_kernel(shmid: c_int) -> u64 {
+    backend::stat(&Direct, shmid).map_or(0, |ds| ds.shm_segsz as u64)
 }
 
 /// shmdt: detaches the segment attached at `addr`. The address is never read.
@@ -315,8 +388,8 @@ pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error>
         warning.foreign_address(addr);
     }
     // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-    if unsafe { api.backend.shmdt(addr) } < 0 {
-        return Err(call.failed(explain::dt(call.name, addr, errno())));
+    if call.kernel(|| unsafe { api.backend.shmdt(addr) }) < 0 {
+        return Err(call.failed(explain::dt(call.name, addr, lba, errno())));
     }
     if let Some(a) = seen {
         registry::detached(&a, call.t0);
@@ -358,8 +431,8 @@ pub fn rmid<B: Backend>(api: &Api<B>, shmid: c_int) -> Result<(), Error> {
         warning.still_attached(shmid, held);
     }
     // SAFETY: IPC_RMID reads no buffer.
-    if unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) } < 0 {
-        return Err(call.failed(explain::rmid(&api.backend, call.name, shmid, errno())));
+    if call.kernel(|| unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) }) < 0 {
+        return Err(call.failed(explain::rmid(&Direct, call.name, shmid, errno())));
     }
     registry::segment_removed(shmid);
     call.done(Ret::Int(0), &warning);
@@ -381,12 +454,102 @@ pub unsafe fn ctl<B: Backend>(
     if cmd == IPC_RMID {
         return rmid(api, shmid).map(|()| 0);
     }
-    let call = Call::start(api, 3, Args::Ctl { shmid, cmd });
+    let mut call = Call::start(api, 3, Args::Ctl { shmid, cmd });
     // SAFETY: the caller guarantees `buf` fits `cmd`.
-    let r = unsafe { api.backend.shmctl(shmid, cmd, buf) };
+    let r = call.kernel(|| unsafe { api.backend.shmctl(shmid, cmd, buf) });
     if r < 0 {
-        return Err(call.failed(explain::ctl(call.name, shmid, cmd, errno())));
+        return Err(call.failed(explain::ctl(&Direct, call.name, shmid, cmd, errno())));
     }
     call.done(Ret::Int(r.into()), &Warnings::default());
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A kernel whose key has a segment or not, scripted call by call: each shmget
+    /// consumes one answer, and the flags it was asked with are kept.
+    struct Script {
+        answers: Mutex<Vec<(c_int, c_int)>>,
+        asked: Mutex<Vec<c_int>>,
+    }
+
+    impl Script {
+        fn new(answers: &[(c_int, c_int)]) -> Self {
+            Script {
+                answers: Mutex::new(answers.iter().rev().copied().collect()),
+                asked: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Backend for Script {
+        fn shmget(&self, _key: key_t, _size: usize, flags: c_int) -> c_int {
+            self.asked.lock().unwrap().push(flags);
+            let (ret, e) = self.answers.lock().unwrap().pop().unwrap();
+            if ret < 0 {
+                crate::error::set_errno(e);
+            }
+            ret
+        }
+        unsafe fn shmat(&self, _: c_int, _: usize, _: c_int) -> usize {
+            unreachable!()
+        }
+        unsafe fn shmdt(&self, _: usize) -> c_int {
+            unreachable!()
+        }
+        unsafe fn shmctl(&self, _: c_int, _: c_int, _: *mut libc::shmid_ds) -> c_int {
+            unreachable!()
+        }
+    }
+
+    const CREAT: c_int = IPC_CREAT | 0o600;
+
+    #[test]
+    fn get_or_create_makes_the_segment_with_ipc_excl() {
+        let k = Script::new(&[(7, 0)]);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (7, true));
+        assert_eq!(*k.asked.lock().unwrap(), [CREAT | IPC_EXCL]);
+    }
+
+    #[test]
+    fn get_or_create_of_an_existing_segment_is_a_lookup_and_leaves_errno_alone() {
+        let k = Script::new(&[(-1, libc::EEXIST), (7, 0)]);
+        crate::error::set_errno(1234);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (7, false));
+        assert_eq!(
+            crate::error::errno(),
+            1234,
+            "EEXIST never reaches the program"
+        );
+        assert_eq!(*k.asked.lock().unwrap(), [CREAT | IPC_EXCL, 0o600]);
+    }
+
+    #[test]
+    fn get_or_create_gives_the_lookups_error_as_the_programs_call_would() {
+        let k = Script::new(&[(-1, libc::EEXIST), (-1, libc::EACCES)]);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (-1, false));
+        assert_eq!(crate::error::errno(), libc::EACCES);
+        let k = Script::new(&[(-1, libc::ENOSPC)]);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (-1, false));
+        assert_eq!(crate::error::errno(), libc::ENOSPC);
+    }
+
+    #[test]
+    fn a_segment_removed_between_the_two_calls_is_made_again() {
+        // EEXIST, then the segment goes (ENOENT): the program's call would have made one.
+        let k = Script::new(&[(-1, libc::EEXIST), (-1, libc::ENOENT), (9, 0)]);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (9, true));
+        // Endless removals: after the bounded tries, the program's call as it is.
+        let mut storm = Vec::new();
+        for _ in 0..GET_OR_CREATE_ROUNDS {
+            storm.extend([(-1, libc::EEXIST), (-1, libc::ENOENT)]);
+        }
+        storm.push((11, 0));
+        let k = Script::new(&storm);
+        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (11, false));
+        assert_eq!(k.asked.lock().unwrap().last(), Some(&CREAT));
+    }
 }

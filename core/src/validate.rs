@@ -26,7 +26,6 @@ pub struct Warnings {
 
 const WORLD_WRITABLE: u8 = 1;
 const EXCL_WITHOUT_CREAT: u8 = 2;
-const EXEC_BITS: u8 = 4;
 const FOREIGN_ADDRESS: u8 = 8;
 const STILL_ATTACHED: u8 = 16;
 const SQUATTED: u8 = 32;
@@ -85,17 +84,6 @@ impl core::fmt::Display for Warnings {
         if self.bits & EXCL_WITHOUT_CREAT != 0 {
             next(f)?;
             f.write_str("IPC_EXCL without IPC_CREAT has no effect")?;
-        }
-        if self.bits & EXEC_BITS != 0 {
-            next(f)?;
-            write!(
-                f,
-                "execute bits 0{:03o} in the permissions mean nothing for a segment",
-                flags & 0o111
-            )?;
-            if flags & 0o100 != 0 && flags & IPC_CREAT == 0 {
-                f.write_str(" (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)")?;
-            }
         }
         if self.bits & FOREIGN_ADDRESS != 0 {
             next(f)?;
@@ -161,24 +149,7 @@ pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Che
     // Only a private key is certainly a new segment: for a named key the kernel reports
     // EEXIST or ENOENT before it looks at the size, and so must we.
     if key == libc::IPC_PRIVATE {
-        if (size as u64) < l.shmmin {
-            return Err(Error::new(
-                EINVAL,
-                format_args!(
-                    "{call}: size {size} is below SHMMIN ({}) for a new segment",
-                    l.shmmin
-                ),
-            ));
-        }
-        if size as u64 > l.shmmax {
-            return Err(Error::new(
-                EINVAL,
-                format_args!(
-                    "{call}: size {size} is above SHMMAX ({}) for a new segment",
-                    l.shmmax
-                ),
-            ));
-        }
+        new_size(call, size, l)?;
     }
     let mut w = Warnings {
         flags,
@@ -191,23 +162,49 @@ pub fn get(call: &str, key: key_t, size: usize, flags: c_int, l: &Limits) -> Che
     if flags & IPC_EXCL != 0 && flags & IPC_CREAT == 0 {
         w.bits |= EXCL_WITHOUT_CREAT;
     }
-    if flags & 0o111 != 0 {
-        w.bits |= EXEC_BITS;
-    }
+    // The execute bits are not warned about: they govern shmat(SHM_EXEC) (and, without
+    // IPC_CREAT, ask for execute access to the segment found).
     Ok(w)
+}
+
+/// The size of a segment about to be made, against SHMMIN and SHMMAX: the kernel's own rule
+/// (EINVAL), so an explanation of its refusal uses it too.
+pub fn new_size(call: &str, size: usize, l: &Limits) -> Result<(), Error> {
+    if (size as u64) < l.shmmin {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: size {size} is below SHMMIN ({}) for a new segment",
+                l.shmmin
+            ),
+        ));
+    }
+    if size as u64 > l.shmmax {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: size {size} is above SHMMAX ({}) for a new segment",
+                l.shmmax
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// True if [`get`] would refuse these arguments because of SHMMIN or SHMMAX alone: the
+/// caller then reads the limits again before refusing (an administrator may have raised
+/// them since they were read).
+#[inline]
+pub fn rests_on_limits(key: key_t, size: usize, l: &Limits) -> bool {
+    key == libc::IPC_PRIVATE
+        && size <= isize::MAX as usize
+        && ((size as u64) < l.shmmin || size as u64 > l.shmmax)
 }
 
 /// Checks shmat's arguments (`shmlba`: the attach alignment, SHMLBA).
 #[inline]
 pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, shmlba: u64) -> Checked {
-    if shmid < 0 {
-        return Err(Error::new(
-            EINVAL,
-            format_args!(
-                "{call}: shmid {shmid} is negative, so it names no segment (a failed shmget's -1?)"
-            ),
-        ));
-    }
+    negative_id(call, shmid)?;
     let unknown = flags & !AT_VALID;
     if unknown != 0 {
         return Err(Error::new(
@@ -218,6 +215,26 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, shmlba: u64) -> C
             ),
         ));
     }
+    at_address(call, addr, flags, shmlba)?;
+    Ok(Warnings::default())
+}
+
+/// A negative shmid: the kernel's own rule (EINVAL) for shmat and shmctl.
+pub fn negative_id(call: &str, shmid: c_int) -> Result<(), Error> {
+    if shmid < 0 {
+        return Err(Error::new(
+            EINVAL,
+            format_args!(
+                "{call}: shmid {shmid} is negative, so it names no segment (a failed shmget's -1?)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// shmat's address against SHMLBA and SHM_RND/SHM_REMAP: the kernel's own rules (EINVAL),
+/// checked in its order, so an explanation of its refusal uses them too.
+pub fn at_address(call: &str, addr: usize, flags: c_int, shmlba: u64) -> Result<(), Error> {
     // SHMLBA is a power of two (the page size on Linux).
     let mask = (shmlba.max(1) as usize) - 1;
     let lba = mask + 1;
@@ -236,12 +253,25 @@ pub fn at(call: &str, shmid: c_int, addr: usize, flags: c_int, shmlba: u64) -> C
         ));
     }
     if rounded == 0 && flags & SHM_REMAP != 0 {
-        return Err(Error::new(
-            EINVAL,
-            format_args!("{call}: SHM_REMAP needs an address to replace, and the address is NULL"),
-        ));
+        return Err(if addr == 0 {
+            Error::new(
+                EINVAL,
+                format_args!(
+                    "{call}: SHM_REMAP needs an address to replace, and the address is NULL"
+                ),
+            )
+        } else {
+            Error::new(
+                EINVAL,
+                format_args!(
+                    "{call}: SHM_REMAP needs an address to replace, and address {} rounds down \
+                     (SHM_RND) to NULL",
+                    Addr(addr)
+                ),
+            )
+        });
     }
-    Ok(Warnings::default())
+    Ok(())
 }
 
 /// Checks shmdt's argument (`shmlba`: the page size).
@@ -269,14 +299,7 @@ pub fn dt(call: &str, addr: usize, shmlba: u64) -> Checked {
 /// Checks shmctl(IPC_RMID)'s argument.
 #[inline]
 pub fn rmid(call: &str, shmid: c_int) -> Checked {
-    if shmid < 0 {
-        return Err(Error::new(
-            EINVAL,
-            format_args!(
-                "{call}: shmid {shmid} is negative, so it names no segment (a failed shmget's -1?)"
-            ),
-        ));
-    }
+    negative_id(call, shmid)?;
     Ok(Warnings::default())
 }
 
@@ -379,31 +402,31 @@ mod tests {
                 0,
                 "IPC_EXCL without IPC_CREAT has no effect",
             ),
-            (
-                42,
-                4096,
-                0o100 | 0o600,
-                0,
-                "execute bits 0100 in the permissions mean nothing for a segment (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)",
-            ),
-            (
-                42,
-                4096,
-                IPC_CREAT | 0o755,
-                0,
-                "execute bits 0111 in the permissions mean nothing for a segment",
-            ),
+            // Execute bits govern shmat(SHM_EXEC): no warning.
+            (42, 4096, 0o100 | 0o600, 0, ""),
+            (42, 4096, IPC_CREAT | 0o755, 0, ""),
             (
                 0,
                 4096,
                 IPC_EXCL | 0o777,
                 0,
-                "permissions 0777 let every user write the segment; IPC_EXCL without IPC_CREAT has no effect; execute bits 0111 in the permissions mean nothing for a segment (IPC_CREAT is 01000; O_CREAT, 0100, is the owner's execute bit)",
+                "permissions 0777 let every user write the segment; IPC_EXCL without IPC_CREAT has no effect",
             ),
         ];
         for &(key, size, flags, errno, text) in table {
             check(get("rshm_get", key, size, flags, &L), errno, text);
         }
+    }
+
+    #[test]
+    fn only_a_size_refused_by_shmmin_or_shmmax_rests_on_the_limits() {
+        assert!(rests_on_limits(0, 0, &L));
+        assert!(rests_on_limits(0, (1 << 40) + 1, &L));
+        assert!(!rests_on_limits(0, 4096, &L));
+        // A named key may name an existing segment: the kernel decides.
+        assert!(!rests_on_limits(42, 0, &L));
+        // Above SSIZE_MAX is refused whatever the limits.
+        assert!(!rests_on_limits(0, usize::MAX, &L));
     }
 
     #[test]
@@ -464,7 +487,7 @@ mod tests {
                 0x123,
                 SHM_RND | SHM_REMAP,
                 EINVAL,
-                "rshm_at: SHM_REMAP needs an address to replace, and the address is NULL",
+                "rshm_at: SHM_REMAP needs an address to replace, and address 0x123 rounds down (SHM_RND) to NULL",
             ),
         ];
         for &(id, addr, flags, errno, text) in table {
