@@ -289,7 +289,7 @@ static void test_debug(const char *dir) {
     char lines[16][1024];
     int n = read_lines(path, lines, 16);
     CHECK(n == 8, "debug: the configuration line and the seven calls");
-    CHECK(n > 0 && strstr(lines[0], " DEBUG config: level=debug format=text strict=0 report=0 log fd ") &&
+    CHECK(n > 0 && strstr(lines[0], " DEBUG config: level=debug format=text strict=0 report=0 log to file; limits ") &&
               strstr(lines[0], " SHMMIN=1 SHMMAX=") && strstr(lines[0], " SHMLBA=4096\n"),
           "debug: the first line gives the configuration and the limits");
     unlink(path);

@@ -1,7 +1,8 @@
 /* Faults in the log sink never change a call's result: a full disk (/dev/full), a log
- * file that cannot be created, the log fd closed by the program, standard error a closed
- * pipe (no SIGPIPE may reach the program). rshm says once, on standard error, that
- * logging failed. Each case runs in a re-executed child (the configuration is per process). */
+ * file that cannot be created, the log fd closed by the program (rshm opens its file
+ * again), standard error a closed pipe (no SIGPIPE may reach the program). rshm says once,
+ * on standard error, that logging failed, and at exit how many lines it dropped. Each
+ * case runs in a re-executed child (the configuration is per process). */
 #define _GNU_SOURCE
 #include "check.h"
 #include <fcntl.h>
@@ -68,8 +69,11 @@ int main(int argc, char **argv) {
     const char *full[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "/dev/full", NULL};
     st = run("full", full, 0, out, sizeof out, err, sizeof err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(out, "ok\n"), "disk full: every call returns its real result");
-    CHECK(count(err, "rshm: writing the log failed (ENOSPC); log lines are being lost\n") == 1 && count(err, "rshm") == 1,
+    CHECK(count(err, "rshm: writing the log failed (ENOSPC); lines are dropped and counted\n") == 1,
           "disk full: said once");
+    CHECK(count(err, "rshm: 15 log line(s) were dropped in this process (the log could not take them within 50 ms)\n") == 1 &&
+              count(err, "rshm") == 2,
+          "disk full: the 15 dropped lines counted at exit, and nothing else said");
 
     const char *nodir[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "/nonexistent-rshm-dir/log", NULL};
     st = run("nodir", nodir, 0, out, sizeof out, err, sizeof err);
@@ -82,9 +86,16 @@ int main(int argc, char **argv) {
     close(fd);
     const char *closefd[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", path, NULL};
     st = run("closefd", closefd, 0, out, sizeof out, err, sizeof err);
+    char text[16384] = {0};
+    int lf = open(path, O_RDONLY);
+    ssize_t got = lf >= 0 ? read(lf, text, sizeof text - 1) : -1;
+    if (lf >= 0)
+        close(lf);
     unlink(path);
     CHECK(WIFEXITED(st) && !strcmp(out, "ok\n"), "log fd closed by the program: real results");
-    CHECK(count(err, "rshm: writing the log failed (EBADF); log lines are being lost\n") == 1, "log fd closed: said once");
+    CHECK(got > 0 && count(text, "\n") == 17 && count(text, " rshm_rmid(") == 4,
+          "log fd closed: rshm opened its file again and lost no line (2 before the close, 15 after)");
+    CHECK(count(err, "rshm") == 0, "log fd closed: nothing to say on standard error");
 
     const char *toerr[] = {"RSHM_LOG", "info", NULL};
     st = run("pipe", toerr, 1, out, sizeof out, err, sizeof err);

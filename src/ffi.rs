@@ -2,9 +2,9 @@
 //! boundary, and turn an `Err` into errno + `rshm_last_error()`. No logic lives here.
 
 use libc::{c_char, c_int, c_void, key_t, size_t};
-use rshm_core::boundary::boundary;
-use rshm_core::error;
-use rshm_core::shm::{self, LIBRARY};
+use rshm_core::__private::boundary::boundary;
+use rshm_core::__private::shm::{self, LIBRARY};
+use rshm_core::__private::{config, error, registry, report};
 
 /// Gets the identifier of the System V shared memory segment of `key`, creating it
 /// with `IPC_CREAT` (see shmget(2)). Returns the id, or -1 with errno set;
@@ -57,7 +57,7 @@ pub extern "C" fn rshm_last_error() -> *const c_char {
 /// counts them. It walks the whole registry: for checks and reports, not for hot loops.
 #[unsafe(no_mangle)]
 pub extern "C" fn rshm_attachment_count() -> size_t {
-    rshm_core::registry::live_attachments()
+    registry::live_attachments()
 }
 
 /// The library's version, "MAJOR.MINOR.PATCH" (the header's `RSHM_VERSION_STRING` is the
@@ -66,3 +66,26 @@ pub extern "C" fn rshm_attachment_count() -> size_t {
 pub extern "C" fn rshm_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
+
+/// Runs when the library is loaded (or the program starts, linked statically): reads the
+/// configuration, so that no call has to, inside a signal handler or racing a fork.
+extern "C" fn init() {
+    config::init_early(LIBRARY.default_level);
+}
+
+/// Runs at exit (and at dlclose): the exit report (`RSHM_REPORT=1`) and the count of
+/// dropped log lines. A destructor rather than atexit(3), which a call would have to
+/// register, maybe inside a signal handler.
+extern "C" fn fini() {
+    report::at_exit(&LIBRARY);
+}
+
+// In this module, so that the object a static link pulls in for the functions above
+// carries them too.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INIT: extern "C" fn() = init;
+
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static FINI: extern "C" fn() = fini;

@@ -108,6 +108,8 @@ fn run(name: &str, dynamic: bool) {
             cmd.env_remove(k);
         }
     }
+    // For the tests that load the library with dlopen (test_hostile).
+    cmd.env("RSHM_TEST_SHARED_LIB", shared_lib_dir().join("librshm.so"));
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -154,10 +156,15 @@ macro_rules! c_tests {
 c_tests!(
     test_at_dt,
     test_badinput,
+    test_created,
     test_cxx,
     test_differential,
+    test_durations,
+    test_errnames,
+    test_explain,
     test_fork,
     test_forkstorm,
+    test_fresh_limits,
     test_get,
     test_limits,
     test_log,
@@ -166,4 +173,8 @@ c_tests!(
     test_rmid,
     test_security,
     test_signal,
+    test_warnings,
+    test_sink,
+    test_hostile,
+    test_report,
 );

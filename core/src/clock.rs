@@ -3,7 +3,6 @@
 
 use crate::buf::FixedBuf;
 use crate::hot::HOT;
-use core::cell::Cell;
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -184,19 +183,49 @@ impl fmt::Display for Rfc3339 {
     }
 }
 
-thread_local! {
-    /// The last second formatted on this thread and its text (`2026-11-26T18:40:10`):
-    /// lines come many a second, and the calendar arithmetic is the costly part.
-    static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+/// The last second formatted and its text (`2026-11-26T18:40:10`), for the whole
+/// process: lines come many a second, and the calendar arithmetic is the costly part.
+/// A sequence lock: `SEQ` is odd while a writer fills the words; a reader that sees it
+/// change formats the second itself. Not a thread-local: a library loaded by dlopen
+/// allocates those lazily, maybe inside a signal handler.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+static SECOND: AtomicU64 = AtomicU64::new(u64::MAX);
+static TEXT: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+fn cached_second(secs: u64) -> Option<[u8; 24]> {
+    let s0 = SEQ.load(Acquire);
+    if s0 & 1 != 0 || SECOND.load(Acquire) != secs {
+        return None;
+    }
+    let mut text = [0u8; 24];
+    for (i, w) in TEXT.iter().enumerate() {
+        text[i * 8..i * 8 + 8].copy_from_slice(&w.load(Acquire).to_le_bytes());
+    }
+    (SEQ.load(Acquire) == s0).then_some(text)
+}
+
+fn cache_second(secs: u64, text: &[u8]) {
+    let s0 = SEQ.load(Relaxed);
+    if s0 & 1 != 0 || SEQ.compare_exchange(s0, s0 + 1, Acquire, Relaxed).is_err() {
+        return;
+    }
+    let mut padded = [0u8; 24];
+    padded[..text.len().min(24)].copy_from_slice(&text[..text.len().min(24)]);
+    for (i, w) in TEXT.iter().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&padded[i * 8..i * 8 + 8]);
+        w.store(u64::from_le_bytes(word), Release);
+    }
+    SECOND.store(secs, Release);
+    SEQ.store(s0 + 2, Release);
 }
 
 /// Appends `ns` (wall clock) as `2026-11-26T18:40:10.123456Z`, without core::fmt.
 pub fn push_rfc3339<const N: usize>(out: &mut FixedBuf<N>, ns: u64) {
     let secs = ns / 1_000_000_000;
     let micros = (ns % 1_000_000_000) / 1000;
-    let (cached, text) = SECOND.with(Cell::get);
-    if cached == secs {
-        out.push_ascii(&text);
+    if let Some(text) = cached_second(secs) {
+        out.push_ascii(&text[..19]);
     } else {
         let mut t = FixedBuf::<20>::new();
         let (y, m, d) = civil_from_days((secs / 86_400) as i64);
@@ -212,8 +241,8 @@ pub fn push_rfc3339<const N: usize>(out: &mut FixedBuf<N>, ns: u64) {
         t.push_padded(rem / 60 % 60, 2);
         t.push_str(":");
         t.push_padded(rem % 60, 2);
-        if let Ok(text) = <[u8; 19]>::try_from(t.as_bytes()) {
-            SECOND.with(|c| c.set((secs, text)));
+        if t.len() == 19 {
+            cache_second(secs, t.as_bytes());
         }
         out.push_str(t.as_str());
     }

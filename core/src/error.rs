@@ -1,10 +1,15 @@
 //! The error every operation returns (an errno; its sentence waits in the thread's last
 //! error), errno access, and the per-thread last error behind `rshm_last_error()`.
+//!
+//! This is the C path's error: allocation-free, and not reachable from outside the crate
+//! (the sibling crates only pass it to `boundary`). The Rust API's public
+//! `rshm_core::Error` (api_error.rs) copies the sentence out of it the moment a call
+//! fails, so that one keeps its sentence after later failures and across threads.
 
 use crate::buf::FixedBuf;
-use core::cell::Cell;
+use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering::*};
 use libc::c_int;
 
 /// Room for one error sentence, NUL included.
@@ -37,11 +42,9 @@ impl Error {
     #[cold]
     pub fn new(errno: c_int, args: fmt::Arguments<'_>) -> Self {
         let seq = SEQ.fetch_add(1, Relaxed);
-        LAST.with(|c| {
-            c.set(Last {
-                seq,
-                msg: Msg::from_fmt(args),
-            })
+        set_last(Last {
+            seq,
+            msg: Msg::from_fmt(args),
         });
         Self { errno, seq }
     }
@@ -52,7 +55,7 @@ impl Error {
     /// gives another failure's sentence).
     #[cold]
     pub fn message(&self) -> Msg {
-        let last = LAST.with(|c| c.get());
+        let last = last_entry();
         if last.seq == self.seq {
             last.msg
         } else {
@@ -123,29 +126,112 @@ struct Last {
     seq: u64,
 }
 
-thread_local! {
-    // A Copy type in a Cell with a const initialiser: no destructor, no lazy
-    // registration, no allocation, so it may be touched inside a signal handler.
-    static LAST: Cell<Last> = const { Cell::new(Last { msg: Msg::new(), seq: 0 }) };
+/// The last errors, one slot per thread that has failed a call, found by its kernel
+/// thread id. Not a thread-local: in a library loaded by dlopen, glibc allocates a
+/// thread's thread-locals on first use, and that first use may be inside a signal handler
+/// that interrupted malloc. Slots are claimed with a compare-and-swap and only the owning
+/// thread writes its slot; a slot whose thread is gone (after it exited, or in a forked
+/// child, where only the forking thread lives on) is taken over when no free one is left.
+const SLOTS: usize = 512;
+
+struct Slot {
+    /// The owning thread's kernel id; 0: free.
+    tid: AtomicI32,
+    last: UnsafeCell<Last>,
+}
+
+// SAFETY: `last` is written only by the thread whose id is in `tid` (claimed by CAS), and
+// read by that thread, or after it is gone.
+unsafe impl Sync for Slot {}
+
+#[allow(clippy::declare_interior_mutable_const)] // the initialiser of each element, no more
+const FREE: Slot = Slot {
+    tid: AtomicI32::new(0),
+    last: UnsafeCell::new(Last {
+        msg: Msg::new(),
+        seq: 0,
+    }),
+};
+
+static TABLE: [Slot; SLOTS] = [FREE; SLOTS];
+
+/// With more threads alive that have failed calls than there are slots, the rest share
+/// this one (their sentences may then be each other's).
+static SHARED: Slot = FREE;
+
+fn gettid() -> i32 {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Whether thread `tid` of this process still exists.
+fn alive(tid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the thread exists; nothing is sent.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0) };
+    r == 0 || crate::error::errno() != libc::ESRCH
+}
+
+/// This thread's slot, claimed if it has none yet (a fresh slot reads as "no failure").
+fn slot() -> &'static Slot {
+    let _errno = ErrnoGuard::save();
+    let me = gettid();
+    let start = (me as u32 as usize).wrapping_mul(0x9E37_79B9) % SLOTS;
+    // Its own slot, or a free one.
+    for i in 0..SLOTS {
+        let s = &TABLE[(start + i) % SLOTS];
+        match s.tid.load(Acquire) {
+            t if t == me => return s,
+            0 => {
+                if s.tid.compare_exchange(0, me, AcqRel, Acquire).is_ok() {
+                    return fresh(s);
+                }
+                if s.tid.load(Acquire) == me {
+                    return s;
+                }
+            }
+            _ => {}
+        }
+    }
+    // None free: take over the slot of a thread that is gone.
+    for i in 0..SLOTS {
+        let s = &TABLE[(start + i) % SLOTS];
+        let t = s.tid.load(Acquire);
+        if !alive(t) && s.tid.compare_exchange(t, me, AcqRel, Acquire).is_ok() {
+            return fresh(s);
+        }
+    }
+    &SHARED
+}
+
+fn fresh(s: &'static Slot) -> &'static Slot {
+    // SAFETY: this thread has just claimed the slot; nobody else writes it now.
+    unsafe {
+        *s.last.get() = Last {
+            msg: Msg::new(),
+            seq: 0,
+        }
+    };
+    s
 }
 
 /// Pointer to this thread's last failure as a NUL-terminated string; it stays valid
-/// for the life of the thread and its text changes at the next failed call.
+/// until this thread's next failed call (and after the thread exits, until another thread
+/// takes its slot over).
 pub fn last_ptr() -> *const u8 {
-    LAST.with(|c| {
-        let mut last = c.get();
-        if last.msg.is_empty() {
-            last.msg = Msg::from_fmt(format_args!("{NO_ERROR}"));
-            c.set(last);
-        }
-        // `Last` is repr(C) with the message first, and a `Msg` starts with its text.
-        c.as_ptr() as *const u8
-    })
+    let s = slot();
+    // SAFETY: the slot is this thread's: only this thread writes it.
+    let last = unsafe { &mut *s.last.get() };
+    if last.msg.is_empty() {
+        last.msg = Msg::from_fmt(format_args!("{NO_ERROR}"));
+    }
+    // `Last` is repr(C) with the message first, and a `Msg` starts with its text.
+    s.last.get() as *const u8
 }
 
 /// This thread's last failure, as text (for Rust callers and tests).
 pub fn last() -> Msg {
-    let m = LAST.with(|c| c.get()).msg;
+    // SAFETY: the slot is this thread's: only this thread writes it.
+    let m = unsafe { (*slot().last.get()).msg };
     if m.is_empty() {
         Msg::from_fmt(format_args!("{NO_ERROR}"))
     } else {
@@ -153,9 +239,48 @@ pub fn last() -> Msg {
     }
 }
 
+fn last_entry() -> Last {
+    // SAFETY: the slot is this thread's: only this thread writes it.
+    unsafe { *slot().last.get() }
+}
+
+fn set_last(l: Last) {
+    // SAFETY: the slot is this thread's: only this thread writes it.
+    unsafe { *slot().last.get() = l };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_thread_keeps_its_own_last_error_and_gone_threads_give_their_slots_back() {
+        // More threads, one after another, than there are slots: the later ones take over
+        // the slots of the ones that have exited.
+        for i in 0..SLOTS + 100 {
+            let ok = std::thread::spawn(move || {
+                let fresh = last().as_str() == NO_ERROR;
+                let e = Error::new(libc::EINVAL, format_args!("rshm_at: thread {i}"));
+                fresh && e.message().as_str() == format!("rshm_at: thread {i}")
+            })
+            .join()
+            .unwrap();
+            assert!(ok, "thread {i}");
+        }
+        // Two live threads at once never see each other's sentence.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let run = |n: u32, b: std::sync::Arc<std::sync::Barrier>| {
+            std::thread::spawn(move || {
+                let _ = Error::new(libc::EINVAL, format_args!("rshm_dt: mine is {n}"));
+                b.wait();
+                let _ = Error::new(libc::EINVAL, format_args!("rshm_dt: mine is {n}!"));
+                b.wait();
+                last().as_str() == format!("rshm_dt: mine is {n}!")
+            })
+        };
+        let (a, b) = (run(1, barrier.clone()), run(2, barrier));
+        assert!(a.join().unwrap() && b.join().unwrap());
+    }
 
     #[test]
     fn an_error_is_small_and_its_sentence_is_the_last_error() {

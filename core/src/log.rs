@@ -4,14 +4,12 @@
 
 use crate::buf::FixedBuf;
 use crate::clock::{Dur, push_rfc3339};
-use crate::config::{self, Config, Level};
+use crate::config::{Config, Level};
 use crate::error::ErrnoGuard;
 use crate::names::{
     AtFlags, Cmd, GetFlags, IPC_INFO, SHM_INFO, SHM_STAT, SHM_STAT_ANY, errno_name,
 };
-use core::cell::Cell;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use libc::{c_int, key_t};
 
 /// A call's arguments.
@@ -93,28 +91,17 @@ pub struct Stamp {
     pub pid: i32,
     /// Thread id.
     pub tid: i32,
+    /// Lines the sink dropped before this one (it could not take them in time), reported
+    /// once by the next line that gets through.
+    pub lost: u64,
 }
 
-thread_local! {
-    /// (pid, tid) as last asked: a forked child's thread starts with its parent's copy,
-    /// which the pid tells apart.
-    static TID: Cell<(i32, i32)> = const { Cell::new((0, 0)) };
-}
-
-/// This thread's kernel thread id, asked of the kernel once per thread (and again in a
-/// forked child).
+/// This thread's kernel thread id. Asked of the kernel each time (it is needed only for a
+/// line that is written): a thread-local cache would be allocated lazily by a library
+/// loaded with dlopen, inside whatever signal handler first touched it.
 pub fn gettid() -> i32 {
-    let pid = config::getpid();
-    TID.with(|c| {
-        let (p, t) = c.get();
-        if p == pid {
-            return t;
-        }
-        // SAFETY: gettid takes no arguments and cannot fail.
-        let t = unsafe { libc::gettid() };
-        c.set((pid, t));
-        t
-    })
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::gettid() }
 }
 
 /// Writes `r` if the configuration logs its level.
@@ -122,79 +109,29 @@ pub fn emit(c: &Config, r: &Record<'_>) {
     if r.level > c.level() || r.level == Level::Off {
         return;
     }
+    emit_always(c, r);
+}
+
+/// Writes `r` whatever the level (what the program asked for in so many words, such as
+/// the exit report of `RSHM_REPORT=1`).
+pub fn emit_always(c: &Config, r: &Record<'_>) {
     let _errno = ErrnoGuard::save();
     let stamp = Stamp {
         ts_ns: crate::clock::realtime_ns(),
-        pid: config::getpid(),
+        // Asked of the kernel for each line (the cached pid serves calls that log nothing):
+        // a child that shares the parent's memory (CLONE_VM) shares the cache too.
+        // SAFETY: getpid takes no arguments and cannot fail.
+        pid: unsafe { libc::getpid() },
         tid: gettid(),
+        lost: crate::sink::lost_pending(),
     };
-    let fd = config::fd_for(stamp.pid, c);
-    if fd < 0 {
-        return;
-    }
     let mut line = Line::new();
     if c.json() {
         json(&mut line, &stamp, r)
     } else {
         text(&mut line, &stamp, r)
     }
-    write_line(fd, c.pipe(), &line);
-}
-
-static FAILED: AtomicBool = AtomicBool::new(false);
-
-/// write(2) to a pipe or socket without letting SIGPIPE reach the program: the signal
-/// is blocked for this thread around the write and, if the write raised it (and it was
-/// not already pending for the program), taken back. Async-signal-safe.
-pub fn write_no_sigpipe(fd: c_int, bytes: &[u8]) -> isize {
-    // SAFETY: sigset_t is plain data; each call gets valid pointers to locals.
-    unsafe {
-        let mut pipe_only: libc::sigset_t = core::mem::zeroed();
-        let mut old: libc::sigset_t = core::mem::zeroed();
-        let mut pending: libc::sigset_t = core::mem::zeroed();
-        libc::sigemptyset(&mut pipe_only);
-        libc::sigaddset(&mut pipe_only, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe_only, &mut old);
-        libc::sigpending(&mut pending);
-        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-        let e = crate::error::errno();
-        if n < 0 && e == libc::EPIPE && !was_pending {
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            libc::sigtimedwait(&pipe_only, core::ptr::null_mut(), &zero);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
-        crate::error::set_errno(e);
-        n
-    }
-}
-
-fn write_line(fd: c_int, pipe: bool, line: &Line) {
-    loop {
-        let n = if pipe {
-            write_no_sigpipe(fd, line.as_bytes())
-        } else {
-            // SAFETY: the buffer is valid for line.len() bytes.
-            unsafe { libc::write(fd, line.as_bytes().as_ptr().cast(), line.len()) }
-        };
-        if n >= 0 {
-            return;
-        }
-        let e = crate::error::errno();
-        if e == libc::EINTR {
-            continue;
-        }
-        if !FAILED.swap(true, Relaxed) && fd != 2 {
-            config::say(format_args!(
-                "rshm: writing the log failed ({}); log lines are being lost\n",
-                errno_name(e)
-            ));
-        }
-        return;
-    }
+    crate::sink::write(line.as_bytes(), stamp.pid, stamp.lost);
 }
 
 /// The message without the `call: ` prefix that `rshm_last_error()` carries.
@@ -326,6 +263,11 @@ pub fn text(out: &mut Line, s: &Stamp, r: &Record<'_>) {
         Dur(r.dur_ns).push(&mut tail);
         tail.push_str("]");
     }
+    if s.lost > 0 {
+        tail.push_str(" (");
+        tail.push_u64(s.lost);
+        tail.push_str(" earlier line(s) lost)");
+    }
     tail.push_str("\n");
     end_line(out, &tail);
 }
@@ -410,6 +352,10 @@ pub fn json(out: &mut Line, s: &Stamp, r: &Record<'_>) {
         ));
     }
     let mut tail = FixedBuf::<64>::new();
+    if s.lost > 0 {
+        tail.push_str(",\"lost\":");
+        tail.push_u64(s.lost);
+    }
     tail.push_str(",\"dur_ns\":");
     tail.push_u64(r.dur_ns);
     tail.push_str("}\n");
@@ -466,6 +412,7 @@ mod tests {
         ts_ns: 1_795_718_410_123_456_789,
         pid: 4242,
         tid: 4243,
+        lost: 0,
     };
 
     fn rec(args: Args, ret: Ret, errno: c_int, msg: &'static str, level: Level) -> Record<'static> {

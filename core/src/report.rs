@@ -15,15 +15,29 @@ use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 /// `SHM_DEST` in `shm_perm.mode`: marked for removal.
 const SHM_DEST: u16 = 0o1000;
 
-static ARMED: AtomicBool = AtomicBool::new(false);
 static DONE: AtomicBool = AtomicBool::new(false);
 
-/// Registers `api.at_exit` with atexit(3), once, when the report is asked for.
-pub fn arm<B>(api: &Api<B>) {
-    if let Some(f) = api.at_exit {
-        if !ARMED.load(Relaxed) && !ARMED.swap(true, Relaxed) {
-            // SAFETY: `f` is a plain extern "C" function that lives as long as the program.
-            unsafe { libc::atexit(f) };
+/// What rshm says when the process exits: the report if `RSHM_REPORT=1`, and how many log
+/// lines the sink dropped, if any. Called from the library's and the preload library's
+/// destructors (`.fini_array`), never registered from a call: atexit(3) takes a lock and
+/// may allocate, and a call may run inside a signal handler.
+pub fn at_exit<B: Backend>(api: &Api<B>) {
+    if !config::ready() {
+        // No call was made and no constructor ran: nothing to say.
+        return;
+    }
+    run(api);
+    let lost = crate::sink::lost_total();
+    if lost > 0 {
+        let c = config::get(api.default_level);
+        let msg = Msg::from_fmt(format_args!(
+            "{lost} log line(s) were dropped in this process (the log could not take them within {} ms)",
+            crate::sink::WAIT_MS
+        ));
+        line(&c, Level::Error, lost as usize, &msg);
+        // The log itself may be what fails: then standard error hears it, once.
+        if crate::sink::lost_pending() > 0 && crate::sink::kind() == "file" {
+            config::say(format_args!("rshm: {}\n", msg.as_str()));
         }
     }
 }
@@ -38,56 +52,94 @@ fn line(c: &config::Config, level: Level, count: usize, msg: &Msg) {
         level,
         dur_ns: 0,
     };
-    log::emit(c, &r);
+    // Asked for by RSHM_REPORT=1 itself: shown at any RSHM_LOG level but off.
+    if c.level() != Level::Off {
+        log::emit_always(c, &r);
+    }
 }
 
 /// Writes the report (once per process), if `RSHM_REPORT=1`. Returns the number of
-/// leaked segments and of attachments never detached.
+/// segments made here that still exist and of attachments still held.
+///
+/// A process cannot know whether another will remove a segment after it exits, so the
+/// report never says "leak": it lists, at info level, what outlives it or goes with it.
+/// The verdict belongs to whoever sees the end (rshm-trace, after every traced process
+/// has exited). The attachments come from the kernel's view (/proc/self/maps), so an
+/// entry the kernel already dropped (munmap, exec, a failed shmdt that proved it) is not
+/// listed, and attachments inherited from a parent are.
 pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
     let c = config::get(api.default_level);
     if !c.report() || DONE.swap(true, Relaxed) {
         return (0, 0);
     }
     let pid = config::getpid();
-    let mut leaked = 0;
+    let mut outlive = 0;
     registry::each_segment(|s| {
         if !s.created || s.creator != pid || s.removed {
             return;
         }
-        // Ask the kernel: another process may have removed it meanwhile.
-        match backend::stat(&api.backend, s.shmid) {
-            Ok(ds) if ds.shm_perm.mode & SHM_DEST == 0 => {
-                leaked += 1;
-                let msg = Msg::from_fmt(format_args!(
-                    "leak: segment {} (key {}, {} bytes, mode 0{:03o}, created {}) outlives this process; nothing removed it",
-                    s.shmid,
-                    Key(s.key),
-                    s.size,
-                    s.mode,
-                    Wall(s.since)
-                ));
-                line(&c, Level::Warn, 1, &msg);
-            }
-            _ => {}
-        }
+        // Ask the kernel (directly: rshm's own question): another process may have
+        // removed it meanwhile, or marked it for removal.
+        let state = match backend::stat(&backend::Direct, s.shmid) {
+            Ok(ds) if ds.shm_perm.mode & SHM_DEST != 0 => return,
+            Ok(_) => "",
+            Err(libc::EACCES) => " (its state is not readable to this process)",
+            Err(_) => return,
+        };
+        outlive += 1;
+        let msg = Msg::from_fmt(format_args!(
+            "segment {} (key {}, {} bytes, mode 0{:03o}, created here at {}) still exists at exit{state}; \
+             another process may still remove it",
+            s.shmid,
+            Key(s.key),
+            s.size,
+            s.mode,
+            Wall(s.since)
+        ));
+        line(&c, Level::Info, 1, &msg);
     });
-    let mut attached = 0;
-    registry::each_attachment(|a| {
-        if a.pid != pid {
+    let mut held = 0;
+    let mut prev = (0usize, -1i32);
+    crate::maps::each_sysv(|start, end, shmid| {
+        let known = registry::attachment(start).filter(|a| a.shmid == shmid);
+        // A piece right after a piece of the same segment (an attachment split by
+        // mprotect) continues it, unless the registry knows an attachment starting here.
+        let continues = known.is_none() && start == prev.0 && shmid == prev.1;
+        prev = (end, shmid);
+        if continues {
             return;
         }
-        attached += 1;
-        let msg = Msg::from_fmt(format_args!(
-            "leak: segment {} attached at {} ({} bytes, since {}) was never detached",
-            a.shmid,
-            Addr(a.addr),
-            a.size,
-            Wall(a.attached)
-        ));
-        line(&c, Level::Warn, 1, &msg);
+        held += 1;
+
+        let fate = match backend::stat(&backend::Direct, shmid) {
+            Ok(ds) if ds.shm_perm.mode & SHM_DEST != 0 => {
+                "; the segment is marked for removal: the kernel detaches it at exit and frees it with the last detach"
+            }
+            _ => "; the kernel detaches it at exit",
+        };
+        let msg = match known {
+            Some(a) if a.pid == pid => Msg::from_fmt(format_args!(
+                "segment {shmid} at {} ({} bytes, attached here at {}) is still attached{fate}",
+                Addr(start),
+                a.size,
+                Wall(a.attached)
+            )),
+            Some(a) => Msg::from_fmt(format_args!(
+                "segment {shmid} at {} ({} bytes, inherited: attached by pid {} at {}) is still attached{fate}",
+                Addr(start),
+                a.size,
+                a.pid,
+                Wall(a.attached)
+            )),
+            None => Msg::from_fmt(format_args!(
+                "segment {shmid} at {} (attached without rshm) is still attached{fate}",
+                Addr(start)
+            )),
+        };
+        line(&c, Level::Info, 1, &msg);
     });
     let mut msg = Msg::from_fmt(format_args!(
-        "{leaked} segment(s) created here outlive the process, {attached} attachment(s) never detached"
+        "at exit: {outlive} segment(s) made here still exist, {held} attachment(s) still held"
     ));
     let missed = registry::untracked();
     if missed > 0 {
@@ -95,11 +147,6 @@ pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
             "; {missed} entr(ies) did not fit the registry, so this report may miss some"
         ));
     }
-    let level = if leaked + attached > 0 {
-        Level::Warn
-    } else {
-        Level::Info
-    };
-    line(&c, level, leaked + attached, &msg);
-    (leaked, attached)
+    line(&c, Level::Info, outlive + held, &msg);
+    (outlive, held)
 }

@@ -10,8 +10,9 @@
 mod hooks;
 mod next;
 
-use rshm_core::config::Level;
-use rshm_core::shm::Api;
+use rshm_core::__private::config::{self, Level};
+use rshm_core::__private::report;
+use rshm_core::__private::shm::Api;
 
 /// How the core sees a traced program: the next libc definitions, libc's names, rules
 /// reported rather than enforced, `info` logging by default.
@@ -20,24 +21,27 @@ pub(crate) static PRELOAD: Api<next::Next> = Api {
     names: ["shmget", "shmat", "shmdt", "shmctl"],
     default_level: Level::Info,
     observe: true,
-    at_exit: Some(at_exit),
 };
-
-extern "C" fn at_exit() {
-    rshm_core::report::run(&PRELOAD);
-}
 
 /// Runs when the library is loaded, before the program's main: resolves the real
 /// functions and reads the configuration (so neither happens later inside a signal
-/// handler), and arms the exit report.
+/// handler or races a fork).
 extern "C" fn init() {
     next::resolve();
-    let c = rshm_core::config::get(PRELOAD.default_level);
-    if c.report() {
-        rshm_core::report::arm(&PRELOAD);
-    }
+    config::init_early(PRELOAD.default_level);
+}
+
+/// Runs at exit (and at dlclose): the exit report and the count of dropped log lines.
+/// A destructor rather than atexit(3), which a call would have to register, maybe
+/// inside a signal handler.
+extern "C" fn fini() {
+    report::at_exit(&PRELOAD);
 }
 
 #[used]
 #[unsafe(link_section = ".init_array")]
 static INIT: extern "C" fn() = init;
+
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static FINI: extern "C" fn() = fini;

@@ -18,8 +18,15 @@ const USAGE: &str = "usage: rshm-trace [-o FILE] [--json] [--strict] [--report] 
   -o FILE        write the trace to FILE (appended) instead of standard error
   --json         one JSON object a line instead of text
   --strict       make calls that break a rule fail (RSHM_STRICT=1) instead of only warning
-  --report       at each process's exit, report segments it leaked and attachments it kept
-  --level LEVEL  off, error, warn, info (default), debug or trace";
+  --report       at each process's exit, list the segments it made that still exist and
+                 the attachments it still holds
+  --level LEVEL  off, error, warn, info (default), debug or trace
+  -h, --help     this text
+  --version      rshm-trace's version";
+
+/// What the command line asks for, when it is not a run.
+const HELP: &str = "\0help";
+const VERSION: &str = "\0version";
 
 struct Options {
     output: Option<PathBuf>,
@@ -56,7 +63,8 @@ fn parse_args(mut args: impl Iterator<Item = OsString>) -> Result<Options, Strin
                 }
                 o.level = l.into();
             }
-            Some("-h" | "--help") => return Err(String::new()),
+            Some("-h" | "--help") => return Err(HELP.into()),
+            Some("--version") => return Err(VERSION.into()),
             _ => {
                 // Tolerate a command without `--` when it cannot be taken for an option.
                 if a.to_str().is_some_and(|s| s.starts_with('-')) {
@@ -113,7 +121,6 @@ struct Event {
     ret: i64,
     created: bool,
     errno: String,
-    leak: bool,
 }
 
 /// The text after `"key":` in a JSON line, up to the end of its value.
@@ -141,7 +148,6 @@ fn parse_json(line: &str) -> Option<Event> {
             .filter(|e| *e != "null")
             .unwrap_or("")
             .to_string(),
-        leak: call == "report" && json_field(line, "msg").is_some_and(|m| m.starts_with("leak:")),
         call,
     })
 }
@@ -156,11 +162,10 @@ fn parse_text(line: &str) -> Option<Event> {
     let pid = it.next()?.split('/').next()?.parse().ok()?;
     let _level = it.next()?;
     let rest = it.next()?;
-    if let Some(msg) = rest.strip_prefix("report: ") {
+    if rest.starts_with("report: ") {
         return Some(Event {
             pid,
             call: "report".into(),
-            leak: msg.starts_with("leak:"),
             ..Event::default()
         });
     }
@@ -192,7 +197,6 @@ fn parse_text(line: &str) -> Option<Event> {
         ret,
         created: after.contains(" (created)"),
         errno,
-        leak: false,
     })
 }
 
@@ -204,14 +208,14 @@ struct Summary {
     created: BTreeSet<i64>,
     removed: BTreeSet<i64>,
     pids: BTreeSet<i64>,
-    reported_leaks: u64,
 }
 
 impl Summary {
     fn add(&mut self, e: Event) {
         self.pids.insert(e.pid);
+        // The exit reports list what each process leaves; the verdict is the end-of-run
+        // check's, after every process has exited.
         if e.call == "report" {
-            self.reported_leaks += u64::from(e.leak);
             return;
         }
         *self.calls.entry(e.call.clone()).or_default() += 1;
@@ -455,12 +459,6 @@ fn run(o: Options) -> Result<ExitCode, String> {
     }
     let leaks = leaked(&f.summary);
     f.summary.print(&leaks, &mut std::io::stderr());
-    if f.summary.reported_leaks > 0 {
-        eprintln!(
-            "rshm-trace: the exit reports name {} leak(s)",
-            f.summary.reported_leaks
-        );
-    }
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => c,
         (None, Some(sig)) => 128 + sig,
@@ -472,11 +470,16 @@ fn run(o: Options) -> Result<ExitCode, String> {
 fn main() -> ExitCode {
     let o = match parse_args(std::env::args_os().skip(1)) {
         Ok(o) => o,
+        Err(e) if e == HELP => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if e == VERSION => {
+            println!("rshm-trace {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("rshm-trace: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("rshm-trace: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -513,8 +516,8 @@ mod tests {
             ),
             Some(2162711)
         );
-        let e = parse_text("rshm 2026-11-26T19:55:47.963669Z 5/5 WARN report: leak: segment 3 (key IPC_PRIVATE, 4096 bytes, mode 0600, created x) outlives this process; nothing removed it").unwrap();
-        assert!(e.leak);
+        let e = parse_text("rshm 2026-11-26T19:55:47.963669Z 5/5 INFO report: segment 3 (key IPC_PRIVATE, 4096 bytes, mode 0600, created here x) still exists at exit; another process may still remove it").unwrap();
+        assert_eq!(e.call, "report");
         assert!(parse_text("something else").is_none());
     }
 
@@ -544,5 +547,8 @@ mod tests {
         assert!(a(&["--level", "loud", "--", "x"]).is_err());
         assert!(a(&["--bogus", "--", "x"]).is_err());
         assert_eq!(a(&["prog", "arg"]).unwrap().command.len(), 2);
+        assert_eq!(a(&["--help"]).err().as_deref(), Some(HELP));
+        assert_eq!(a(&["-h", "--", "x"]).err().as_deref(), Some(HELP));
+        assert_eq!(a(&["--version"]).err().as_deref(), Some(VERSION));
     }
 }
