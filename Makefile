@@ -58,15 +58,19 @@ test: all
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
+# (`cargo test` does not build a library that is only a staticlib: `cargo build` first.)
 check-valgrind:
+	$(CARGO) build -p rshm
 	RSHM_TEST_WRAPPER="$(VALGRIND)" $(CARGO) test -p rshm --test c_programs -- --test-threads=2
 
 # The C tests built with AddressSanitizer (in a target directory of their own).
-check-asan:
-	CARGO_TARGET_DIR=target/asan RSHM_C_TESTS_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
-		ASAN_OPTIONS=detect_leaks=1 $(CARGO) test -p rshm --test c_programs
+ASAN := CARGO_TARGET_DIR=target/asan RSHM_C_TESTS_CFLAGS="-fsanitize=address -fno-omit-frame-pointer"
 
-$(DEMO)/%: examples/%.c include/rshm.h $(RELEASE)/librshm.so.$(MAJOR)
+check-asan:
+	$(ASAN) $(CARGO) build -p rshm
+	$(ASAN) ASAN_OPTIONS=detect_leaks=1 $(CARGO) test -p rshm --test c_programs
+
+$(DEMO)/%: examples/%.c examples/demo.h include/rshm.h $(RELEASE)/librshm.so.$(MAJOR)
 	@mkdir -p $(DEMO)
 	$(CC) $(CFLAGS) -Iinclude $< -o $@ -L$(RELEASE) -lrshm -Wl,-rpath,$(abspath $(RELEASE))
 
@@ -75,11 +79,15 @@ demo: all $(DEMO)/writer $(DEMO)/reader
 
 INSTALL_DIRS = $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(INCLUDEDIR) \
 	$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(DOCDIR)
-# Where install notes the directories it created (uninstall removes them when empty).
+# Where install notes the directories it created (uninstall removes them when empty). The
+# paths are noted without the DESTDIR (an installed file must not name the staging area:
+# packagers' buildroot checks reject it), the DESTDIR itself and what is above it not at all;
+# uninstall puts the DESTDIR back in front.
 DIRS_LIST = $(DESTDIR)$(DOCDIR)/installed-dirs
 
 install: all
-	@created=$$(sh scripts/dirs.sh missing $(INSTALL_DIRS)); \
+	@created=$$(sh scripts/dirs.sh missing $(INSTALL_DIRS) | \
+		awk -v d='$(DESTDIR)' 'd == "" { print; next } index($$0, d "/") == 1 { print substr($$0, length(d) + 1) }'); \
 	install -d $(INSTALL_DIRS) && \
 	if [ -n "$$created" ]; then printf '%s\n' "$$created" >> $(DIRS_LIST); fi
 	install -m 644 $(RELEASE)/librshm.a $(DESTDIR)$(LIBDIR)/librshm.a
@@ -113,7 +121,10 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man3/rshm.3 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1 \
 		$(foreach f,$(MAN3_LINKS),$(DESTDIR)$(MANDIR)/man3/$(f).3) \
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE-MIT $(DESTDIR)$(DOCDIR)/LICENSE-APACHE
-	@sh scripts/dirs.sh remove $(DIRS_LIST)
+	@if [ -f $(DIRS_LIST) ]; then \
+		list=$$(mktemp) && awk -v d='$(DESTDIR)' '{ print d $$0 }' $(DIRS_LIST) > "$$list" && rm -f $(DIRS_LIST) && \
+		sh scripts/dirs.sh remove "$$list"; \
+	fi
 
 clean:
 	$(CARGO) clean

@@ -91,8 +91,13 @@ fn main() {
         .generate()
         .unwrap_or_else(|e| fail(format_args!("cannot generate include/rshm.h: {e}")))
         .write(&mut text);
-    // cbindgen marks its `#endif`s with `//` comments, which C89 does not have.
-    let text = String::from_utf8_lossy(&text).replace("// __cplusplus", "/* __cplusplus */");
+    // cbindgen writes a few `//` comments, which C89 does not have.
+    let text = String::from_utf8_lossy(&text)
+        .replace("// __cplusplus", "/* __cplusplus */")
+        .replace("// extern \"C\"", "/* extern \"C\" */");
+    if text.contains("//") {
+        fail("include/rshm.h would hold a // comment, which C89 does not allow");
+    }
     // Written only when it changed, so an unchanged header leaves `make` nothing to do.
     if fs::read_to_string(&header).ok().as_deref() != Some(text.as_str()) {
         write(&header, &text);

@@ -3,7 +3,11 @@
  *
  * Every function behaves like its libc counterpart (shmget, shmat, shmdt,
  * shmctl(IPC_RMID)): -1 (or (void *)-1) and errno on failure. rshm_last_error()
- * says why, in words. See README.md for the stricter rules and the environment.
+ * says why, in words. The stricter rules, the warnings, the environment and the
+ * log format: man 3 rshm.
+ *
+ * This header is C89 (and compiles as C99 and C++98 too). Link with -lrshm, or
+ * $(pkg-config --cflags --libs rshm).
  */
 
 #ifndef RSHM_H
@@ -75,7 +79,7 @@ size_t rshm_attachment_count(void);
 const char *rshm_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
+}  /* extern "C" */
 #endif  /* __cplusplus */
 
 #endif  /* RSHM_H */

@@ -14,7 +14,7 @@ for s in $(sed -n 's/^ *\(rshm_[a-z0-9_]*\);$/\1/p' "$map"); do
     undefined="$undefined -Wl,--undefined=$s"
 done
 # shellcheck disable=SC2086 # one word a flag
-${CC:-cc} -shared -o "$output.tmp" $undefined "$archive" \
+${CC:-cc} -shared -o "$output.tmp.$$" $undefined "$archive" \
     -Wl,--version-script="$map" -Wl,-soname,"librshm.so.$major" -Wl,--gc-sections \
     -Wl,-z,relro,-z,now -lpthread -ldl -lm "$@"
-mv -f "$output.tmp" "$output"
+mv -f "$output.tmp.$$" "$output"

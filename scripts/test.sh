@@ -45,7 +45,7 @@ suite() {
     suites="$suites $name"
     { "$@"; echo $? > "$log.$name.rc"; } 2>&1 | tee "$log.$name"
 }
-cargo_suite() { $CARGO build --workspace && $CARGO test --workspace; }
+cargo_suite() { $CARGO build --workspace && $CARGO test --workspace --no-fail-fast; }
 # `cargo test` does not build a library that is only a cdylib: build the debug profile
 # first (the same build the tests then use), then test it.
 suite cargo cargo_suite
