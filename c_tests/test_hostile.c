@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -81,6 +83,33 @@ int __cxa_atexit(void (*f)(void *), void *arg, void *dso) {
     return real ? real(f, arg, dso) : -1;
 }
 #endif
+
+/* A spy on opening /proc/self/maps: counts each time (a read of every mapping, some 30
+ * times the cost of a shmdt). */
+static volatile int maps_opens;
+
+static int spy_open(const char *path, int flags, va_list ap) {
+    mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+    if (path && !strcmp(path, "/proc/self/maps"))
+        maps_opens++;
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int open(const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    int r = spy_open(path, flags, ap);
+    va_end(ap);
+    return r;
+}
+
+int open64(const char *path, int flags, ...) {
+    va_list ap;
+    va_start(ap, flags);
+    int r = spy_open(path, flags, ap);
+    va_end(ap);
+    return r;
+}
 
 /* The four calls through pointers: the linked library, or one loaded by dlopen. */
 static int (*get_)(key_t, size_t, int) = rshm_get;
@@ -232,6 +261,24 @@ int main(int argc, char **argv) {
               "librshm.so loaded by dlopen, first touched in handlers of two threads: no allocation");
         CHECK(!strstr(err, "SPY"), "the spy saw nothing (dlopen)");
     }
+
+    /* An attachment made by plain shmat, detached by rshm_dt: the kernel detaches it, rshm
+     * says it did not see it made, and reads no /proc/self/maps to find out more. */
+    int raw_id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    void *raw = raw_id < 0 ? (void *)-1 : shmat(raw_id, NULL, 0);
+    CHECK(raw != (void *)-1, "a plain shmat attachment");
+    size_t before = rshm_attachment_count();
+    int opens = maps_opens;
+    CHECK(rshm_dt(raw) == 0, "rshm_dt detaches an attachment rshm never saw");
+    CHECK(maps_opens == opens, "without reading /proc/self/maps");
+    CHECK(rshm_attachment_count() == before, "and the registry's count is untouched");
+    struct shmid_ds ds;
+    CHECK(shmctl(raw_id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 0, "the kernel agrees: detached");
+    shmctl(raw_id, IPC_RMID, NULL);
+    /* The spy sees the maps read where there is one: a failed detach's explanation. */
+    opens = maps_opens;
+    CHECK(rshm_dt((void *)0x10000) == -1 && errno == EINVAL, "a detach of an address nothing attached fails");
+    CHECK(maps_opens == opens + 1, "and its explanation reads the maps once (the spy works)");
 
     char log[] = "/tmp/rshm-hostile-XXXXXX";
     int fd = mkstemp(log);

@@ -384,7 +384,10 @@ int main(int argc, char **argv) {
     stderr_becomes_a_closed_pipe();
     a_full_pipe_is_bounded_and_counted();
     no_foreign_descriptor_after_fork();
-    a_reused_low_descriptor_gets_no_line();
+    if (under_valgrind()) /* valgrind keeps descriptors of its own under a low limit */
+        printf("skipped under valgrind: a reused low descriptor (RLIMIT_NOFILE 64)\n");
+    else
+        a_reused_low_descriptor_gets_no_line();
     a_daemon_keeps_its_trace();
     lines_are_whole_or_absent();
     the_name_is_kept_byte_for_byte();

@@ -8,7 +8,6 @@ use crate::error::{self, Error, Msg, errno};
 use crate::explain;
 use crate::limits;
 use crate::log::{self, Args, Record, Ret};
-use crate::maps;
 use crate::names::{IPC_CREAT, IPC_EXCL, IPC_RMID};
 use crate::registry;
 use crate::validate::{self, Warnings};
@@ -383,34 +382,23 @@ pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error>
     let mut call = Call::start(api, 2, Args::Dt { addr });
     let lba = limits::shmlba(&api.backend);
     let mut warning = call.check(validate::dt(call.name, addr, lba))?;
-    let seen = registry::attachment(addr).or_else(|| recognise(addr));
-    if seen.is_none() && registry::detached_attachment(addr).is_none() {
-        warning.foreign_address(addr);
-    }
+    let seen = registry::attachment(addr);
     // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
     if call.kernel(|| unsafe { api.backend.shmdt(addr) }) < 0 {
         return Err(call.failed(explain::dt(call.name, addr, lba, errno())));
     }
-    if let Some(a) = seen {
-        registry::detached(&a, call.t0);
+    match seen {
+        Some(a) => registry::detached(&a, call.t0),
+        // The kernel detached an attachment rshm did not see being made (a raw system
+        // call, other code's shmat, or one the registry had no room for). Not looked up in
+        // /proc/self/maps: that read costs some 30 times the call. The library says so (the
+        // program mixes shmat and rshm_dt); the preload library, which observes a program
+        // whose raw system calls are its own business, does not.
+        None if !api.observe => warning.foreign_address(addr),
+        None => {}
     }
     call.done(Ret::Int(0), &warning);
     Ok(())
-}
-
-/// An attachment the registry missed (made before rshm was loaded, or by a raw syscall)
-/// but that /proc/self/maps shows at `addr`: recorded now, so it is not called foreign.
-fn recognise(addr: usize) -> Option<registry::Attachment> {
-    let found = maps::sysv_at(addr)?;
-    registry::attached(
-        addr,
-        found.shmid,
-        0,
-        config::getpid(),
-        clock::Stamp(0),
-        || found.size,
-    );
-    registry::attachment(addr)
 }
 
 /// shmctl(IPC_RMID): marks segment `shmid` for removal; it is destroyed after the last
