@@ -119,6 +119,53 @@ static void alternate(void (*raw)(int), void (*measured)(int), int n, int rounds
     printf("%.1f %.1f %.4f\n", median(r, rounds), median(m, rounds), median(q, rounds));
 }
 
+/* ---- detaches alone ---- */
+
+/* Detaching `n` attachments of `seg`, made beforehand (untimed) by plain shmat or by
+ * rshm_at, with shmdt or rshm_dt, first to last or last to first. ns per detach. */
+static double detach_block(int n, int made_by_rshm, int by_rshm, int reverse) {
+    static void *p[60000];
+    for (int i = 0; i < n; i++)
+        if ((p[i] = made_by_rshm ? rshm_at(seg, NULL, 0) : shmat(seg, NULL, 0)) == (void *)-1)
+            die("attaching for a detach row");
+    double t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        void *a = p[reverse ? n - 1 - i : i];
+        if ((by_rshm ? rshm_dt(a) : shmdt(a)) != 0)
+            die("detaching");
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* "foreign": rshm_dt of addresses rshm never saw (plain shmat) against shmdt, in blocks of
+ * BLOCK. "many": 60,000 attachments made by rshm_at and detached last to first by rshm_dt,
+ * against 60,000 by shmat and shmdt. Prints "raw_ns measured_ns ratio" (medians). */
+static int mode_detach(const char *which) {
+    seg = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    if (seg < 0)
+        die("shmget");
+    int many = !strcmp(which, "many");
+    int n = many ? 60000 : BLOCK, rounds = many ? 5 : IN_ROUNDS;
+    double r[MAX_ROUNDS], m[MAX_ROUNDS], q[MAX_ROUNDS];
+    for (int i = 0; i < rounds; i++) {
+        int rshm_first = i % 2;
+        double a, b;
+        if (rshm_first) {
+            b = detach_block(n, many, 1, many);
+            a = detach_block(n, 0, 0, many);
+        } else {
+            a = detach_block(n, 0, 0, many);
+            b = detach_block(n, many, 1, many);
+        }
+        r[i] = a;
+        m[i] = b;
+        q[i] = b / a;
+    }
+    shmctl(seg, IPC_RMID, NULL);
+    printf("%.1f %.1f %.4f\n", median(r, rounds), median(m, rounds), median(q, rounds));
+    return 0;
+}
+
 /* ---- child modes ---- */
 
 static int mode_inproc(const char *pair, int held) {
@@ -275,15 +322,20 @@ static void print_row(const struct row *r) {
     printf("%-52s %10.1f %10.1f %8.3fx\n", r->name, r->raw, r->measured, r->ratio);
 }
 
-static struct row inproc(const char *name, const char *pair, const char *held, char *const *env) {
+static struct row inproc_mode(const char *name, const char *mode, const char *pair, const char *held,
+                              char *const *env) {
     char out[256];
-    const char *args[] = {"inproc", pair, held, NULL};
+    const char *args[] = {mode, pair, held, NULL};
     double r[IN_PROCS], m[IN_PROCS], q[IN_PROCS];
     for (int i = 0; i < IN_PROCS; i++)
         sscanf(run(NULL, args, env, out, sizeof out), "%lf %lf %lf", &r[i], &m[i], &q[i]);
     struct row row = {name, median(r, IN_PROCS), median(m, IN_PROCS), median(q, IN_PROCS)};
     print_row(&row);
     return row;
+}
+
+static struct row inproc(const char *name, const char *pair, const char *held, char *const *env) {
+    return inproc_mode(name, "inproc", pair, held, env);
 }
 
 /* Alternating runs of the raw loop: plain, then under `env`/`wrapper`. */
@@ -325,6 +377,8 @@ static void target(const char *what, double value, const char *op, double limit)
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "inproc"))
         return mode_inproc(argv[2], argc > 3 ? atoi(argv[3]) : 0);
+    if (argc >= 3 && !strcmp(argv[1], "detach"))
+        return mode_detach(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "loop"))
         return mode_loop(atoi(argv[2]));
     if (argc >= 2 && !strcmp(argv[1], "threads"))
@@ -343,7 +397,7 @@ int main(int argc, char **argv) {
     snprintf(json_file, sizeof json_file, "RSHM_LOG_FILE=%s/json.log", dir);
     snprintf(pre_file, sizeof pre_file, "RSHM_LOG_FILE=%s/preload.log", dir);
     snprintf(strace_file, sizeof strace_file, "%s/strace.log", dir);
-    char *defaults[] = {"RSHM_LOG=warn", NULL};
+    char *defaults[] = {"RSHM_LOG=error", NULL}; /* the library's default */
     char *text[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=text", text_file, NULL};
     char *json[] = {"RSHM_LOG=info", "RSHM_LOG_FORMAT=json", json_file, NULL};
 
@@ -358,7 +412,7 @@ int main(int argc, char **argv) {
     if (ci)
         fclose(ci);
     printf("machine: %s, %ld cpus\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("%-52s %10s %10s %9s\n", "row (ns per pair; medians, see README)", "raw", "measured", "ratio");
+    printf("%-52s %10s %10s %9s\n", "row (ns per pair; medians, docs/BENCHMARKS.md)", "raw", "measured", "ratio");
     struct row at = inproc("shmat+shmdt, rshm default settings", "at", "0", defaults);
     struct row get = inproc("shmget(IPC_PRIVATE)+IPC_RMID, rshm default settings", "get", "0", defaults);
     inproc("shmat+shmdt, RSHM_LOG=info text to a file", "at", "0", text);
@@ -371,6 +425,9 @@ int main(int argc, char **argv) {
 
     char out[256];
     const char *targs[] = {"threads", NULL};
+    struct row foreign = inproc_mode("shmdt of an address rshm never saw (ns a detach)", "detach", "foreign",
+                                     NULL, defaults);
+    struct row many = inproc_mode("60,000 attachments detached last to first", "detach", "many", NULL, defaults);
     struct row threads = {"two threads, shmat+shmdt each, rshm default", 0, 0, 0};
     sscanf(run(NULL, targs, defaults, out, sizeof out), "%lf %lf %lf", &threads.raw, &threads.measured,
            &threads.ratio);
@@ -412,6 +469,8 @@ int main(int argc, char **argv) {
                5);
     }
     target("two threads (throughput ratio to raw)", threads.ratio, "<=", 1.10);
+    target("detach of an address rshm never saw (ratio to shmdt)", foreign.ratio, "<=", 3);
+    target("60,000 attachments detached in reverse (ratio to shmdt)", many.ratio, "<=", 2);
     target("heap bytes per live attachment", bytes, "<=", 64);
 
     char cmd[300];

@@ -116,13 +116,20 @@ pub fn emit(c: &Config, r: &Record<'_>) {
 /// the exit report of `RSHM_REPORT=1`).
 pub fn emit_always(c: &Config, r: &Record<'_>) {
     let _errno = ErrnoGuard::save();
+    let tid = gettid();
+    let cached = crate::config::getpid();
     let stamp = Stamp {
         ts_ns: crate::clock::realtime_ns(),
-        // Asked of the kernel for each line (the cached pid serves calls that log nothing):
-        // a child that shares the parent's memory (CLONE_VM) shares the cache too.
+        // The cached pid is this process's when this is its main thread (tid == pid).
+        // Elsewhere, the kernel is asked: a child that shares the parent's memory
+        // (CLONE_VM) shares the cache too.
         // SAFETY: getpid takes no arguments and cannot fail.
-        pid: unsafe { libc::getpid() },
-        tid: gettid(),
+        pid: if tid == cached {
+            cached
+        } else {
+            unsafe { libc::getpid() }
+        },
+        tid,
         lost: crate::sink::lost_pending(),
     };
     let mut line = Line::new();

@@ -138,7 +138,7 @@ impl<'a, B: Backend> Call<'a, B> {
     /// warnings. Only the level test is inline: at the default level nothing is written.
     #[inline(always)]
     fn done(&self, ret: Ret, w: &Warnings) {
-        let level = if w.is_empty() && !self.broken {
+        let level = if !w.warns() && !self.broken {
             Level::Info
         } else {
             Level::Warn

@@ -21,7 +21,7 @@
 //! Everything here is async-signal-safe: no allocation, no lock, no stdio.
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use libc::c_int;
 
 /// How long a line may wait for a sink that cannot take it, in milliseconds.
@@ -46,6 +46,10 @@ static DEV: AtomicU64 = AtomicU64::new(0);
 static INO: AtomicU64 = AtomicU64::new(0);
 /// The process that opened FD (a forked child with `%p` in the name opens its own).
 static OPENED_BY: AtomicI32 = AtomicI32::new(0);
+/// The file type of FD (S_IFREG, S_IFIFO, ...), as opened.
+static FD_MODE: AtomicU32 = AtomicU32::new(0);
+/// A write to FD failed: check that it is still rshm's before the next one.
+static SUSPECT: AtomicBool = AtomicBool::new(false);
 static PID_IN_NAME: AtomicBool = AtomicBool::new(false);
 /// Lines dropped since the last line that got through, and in all.
 static LOST: AtomicU64 = AtomicU64::new(0);
@@ -294,6 +298,8 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
     DEV.store(id.dev, Relaxed);
     INO.store(id.ino, Relaxed);
     OPENED_BY.store(pid, Relaxed);
+    FD_MODE.store(id.mode, Relaxed);
+    SUSPECT.store(false, Relaxed);
     FD.store(fd, Release);
     Ok((fd, id.mode))
 }
@@ -303,6 +309,12 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
 /// forked child with `%p` in the name.
 fn own_fd(pid: i32) -> Option<(c_int, u32)> {
     let fd = FD.load(Acquire);
+    // The common case costs no system call: a descriptor out of the program's way
+    // (HIGH_FD and up), opened by this process, whose last write went well. A daemon that
+    // closed it makes the next write fail (EBADF), and the check runs then.
+    if fd >= HIGH_FD && OPENED_BY.load(Relaxed) == pid && !SUSPECT.load(Relaxed) {
+        return Some((fd, FD_MODE.load(Relaxed)));
+    }
     if fd >= 0 {
         if let Some(id) = fstat(fd) {
             if id.dev == DEV.load(Relaxed) && id.ino == INO.load(Relaxed) {
@@ -377,14 +389,30 @@ pub fn write(line: &[u8], pid: i32, reported: u64) -> Outcome {
             None => return lost(),
         },
     };
-    if write_whole(fd, mode, line) {
-        STUCK.store(false, Relaxed);
-        if reported > 0 {
-            LOST.fetch_sub(reported.min(LOST.load(Relaxed)), Relaxed);
+    let mut r = write_whole(fd, mode, line);
+    if matches!(r, Err(e) if e != 0) && fd != 2 {
+        // The descriptor may no longer be rshm's (a daemon closed it): check, open the
+        // file again if so, and try the line once more.
+        SUSPECT.store(true, Relaxed);
+        r = match own_fd(pid) {
+            Some((fd, mode)) => write_whole(fd, mode, line),
+            None => return lost(),
+        };
+    }
+    match r {
+        Ok(()) => {
+            STUCK.store(false, Relaxed);
+            if reported > 0 {
+                LOST.fetch_sub(reported.min(LOST.load(Relaxed)), Relaxed);
+            }
+            Outcome::Written
         }
-        Outcome::Written
-    } else {
-        lost()
+        Err(e) => {
+            if e != 0 {
+                failed(e);
+            }
+            lost()
+        }
     }
 }
 
@@ -397,7 +425,7 @@ fn lost() -> Outcome {
 /// Writes rshm's own message to standard error, bounded like a log line.
 pub fn say(bytes: &[u8]) {
     if let Some(id) = fstat(2) {
-        write_whole(2, id.mode, bytes);
+        let _ = write_whole(2, id.mode, bytes);
     }
 }
 
@@ -443,8 +471,8 @@ fn wait_writable(fd: c_int, deadline: &mut Option<i64>) -> bool {
 }
 
 /// Writes all of `line` to `fd` within the bounded wait, or none of it where the sink
-/// allows taking a part back. True if the whole line went out.
-fn write_whole(fd: c_int, mode: u32, line: &[u8]) -> bool {
+/// allows taking a part back. `Err(errno)` if it failed, `Err(0)` if the wait ran out.
+fn write_whole(fd: c_int, mode: u32, line: &[u8]) -> Result<(), c_int> {
     let regular = mode == libc::S_IFREG;
     let pipe = mode == libc::S_IFIFO;
     let socket = mode == libc::S_IFSOCK;
@@ -454,7 +482,7 @@ fn write_whole(fd: c_int, mode: u32, line: &[u8]) -> bool {
         // A regular file never makes a writer wait long; anything else (a pipe, a FIFO, a
         // terminal, a socket) may, so it is polled first.
         if !regular && !wait_writable(fd, &mut deadline) {
-            return false;
+            return Err(0);
         }
         let rest = &line[done..];
         let n = if socket {
@@ -479,14 +507,11 @@ fn write_whole(fd: c_int, mode: u32, line: &[u8]) -> bool {
                 // Full (a descriptor of rshm's own is non-blocking): wait, within the bound.
                 libc::EAGAIN => {
                     if !wait_writable(fd, &mut deadline) {
-                        return false;
+                        return Err(0);
                     }
                     continue;
                 }
-                e => {
-                    failed(e);
-                    return false;
-                }
+                e => return Err(e),
             }
         }
         let n = n as usize;
@@ -506,12 +531,11 @@ fn write_whole(fd: c_int, mode: u32, line: &[u8]) -> bool {
                 libc::ENOSPC
             };
             take_back(fd, n + m.max(0) as usize);
-            failed(e);
-            return false;
+            return Err(e);
         }
         done += n;
     }
-    true
+    Ok(())
 }
 
 /// Removes the last `n` bytes of the regular file behind `fd`, if they are still its end

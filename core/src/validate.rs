@@ -30,10 +30,20 @@ const FOREIGN_ADDRESS: u8 = 8;
 const STILL_ATTACHED: u8 = 16;
 const SQUATTED: u8 = 32;
 
+/// Things worth saying that are no mistake: logged with the call at info level, never
+/// as a warning (removing a segment still attached is the ordinary way to make sure it
+/// goes when its last user does).
+const NOTES: u8 = STILL_ATTACHED;
+
 impl Warnings {
-    /// True when there is nothing to warn about.
+    /// True when there is nothing to say (no warning and no note).
     pub fn is_empty(&self) -> bool {
         self.bits == 0
+    }
+
+    /// True when there is a warning (not only a note).
+    pub fn warns(&self) -> bool {
+        self.bits & !NOTES != 0
     }
 
     /// `rshm_dt` of an address this process did not attach through rshm.

@@ -329,7 +329,7 @@ fn an_unmodified_program_behaves_the_same_and_its_json_trace_matches_what_it_did
             ("args.shmid", id),
             ("args.cmd", "IPC_RMID"),
             ("ret", "0"),
-            ("level", "warn"),
+            ("level", "info"),
         ],
         vec![
             ("call", "shmget"),
@@ -1110,4 +1110,53 @@ fn created_is_true_only_on_the_call_that_made_the_segment() {
         }
     }
     assert_eq!(rounds, 100);
+}
+
+#[test]
+fn real_client_patterns_give_no_warning() {
+    // The programs and idioms of real clients, with warnings and the exit report on:
+    // not one warning line may come out.
+    let key = unique_key();
+    let runs: Vec<(PathBuf, Vec<String>)> = vec![
+        (build("patterns"), vec![key.clone()]),
+        (
+            PathBuf::from("sh"),
+            vec![
+                "-c".into(),
+                "ipcrm -m $(ipcmk -M 4096 | sed 's/.*: //')".into(),
+            ],
+        ),
+        (
+            PathBuf::from("perl"),
+            vec![
+                "-e".into(),
+                r#"$id = shmget(0, 4096, 01600) // die; shmwrite($id, "x", 0, 1) or die;
+                   shmread($id, $x, 0, 1) or die; shmctl($id, 0, 0) or die; print "ok\n";"#
+                    .into(),
+            ],
+        ),
+    ];
+    for (prog, args) in runs {
+        let log = Log::new("patterns");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_traced(
+            &prog,
+            &args,
+            &log,
+            &[("RSHM_LOG", "warn"), ("RSHM_REPORT", "1")],
+        );
+        assert!(out.status.success(), "{prog:?}: {out:?}");
+        let warnings: Vec<String> = log
+            .json()
+            .iter()
+            .filter(|l| get(l, "level") == "warn" || get(l, "level") == "error")
+            .map(|l| format!("{} {}", get(l, "call"), get(l, "msg")))
+            .collect();
+        assert!(warnings.is_empty(), "{prog:?} {args:?}: {warnings:#?}");
+        // The report still came, at info level (RSHM_REPORT is shown at any level).
+        assert!(
+            log.json().iter().any(|l| get(l, "call") == "report"),
+            "{prog:?}: no exit report"
+        );
+    }
 }
