@@ -160,6 +160,22 @@ static int child(const char *mode) {
         printf("%s %d %d\n", bad ? "bad" : "ok", logfd, d);
         return 0;
     }
+    if (!strcmp(mode, "highreuse")) {
+        /* The program puts a file of its own at the log's (high) descriptor number. */
+        int bad = round_trip();
+        int logfd = fd_of("/high.log");
+        if (logfd < 512)
+            return 3;
+        char data[PATH_MAX];
+        snprintf(data, sizeof data, "%s/highdata", dir);
+        int d = open(data, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        bad += dup2(d, logfd) != logfd;
+        close(d);
+        bad += rounds(2);
+        bad += write(logfd, "data\n", 5) != 5;
+        printf(bad ? "bad\n" : "ok\n");
+        return 0;
+    }
     if (!strcmp(mode, "daemon")) {
         int bad = round_trip();
         for (int fd = 3; fd < 1024; fd++)
@@ -282,6 +298,20 @@ static void a_reused_low_descriptor_gets_no_line(void) {
     unlink(data);
 }
 
+static void a_reused_high_descriptor_gets_no_line(void) {
+    char path[PATH_MAX], out[256], err[4096], text[8192], data[PATH_MAX];
+    snprintf(path, sizeof path, "%s/high.log", dir);
+    snprintf(data, sizeof data, "%s/highdata", dir);
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", path, NULL};
+    int st = run("highreuse", env, NULL, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && !strcmp(out, "ok\n"), "the program dup2'd a file of its own onto the log's descriptor");
+    CHECK(slurp(data, text, sizeof text) == 5 && !strcmp(text, "data\n"), "the program's file got only its own data");
+    CHECK(slurp(path, text, sizeof text) > 0 && count(text, "\n") == 12 && whole_lines(text),
+          "the log got all 12 lines: rshm opened its file again");
+    unlink(path);
+    unlink(data);
+}
+
 static void a_daemon_keeps_its_trace(void) {
     char path[PATH_MAX], out[256], err[4096], text[8192];
     snprintf(path, sizeof path, "%s/daemon.log", dir);
@@ -388,6 +418,7 @@ int main(int argc, char **argv) {
         printf("skipped under valgrind: a reused low descriptor (RLIMIT_NOFILE 64)\n");
     else
         a_reused_low_descriptor_gets_no_line();
+    a_reused_high_descriptor_gets_no_line();
     a_daemon_keeps_its_trace();
     lines_are_whole_or_absent();
     the_name_is_kept_byte_for_byte();

@@ -67,7 +67,7 @@ impl<'a, B: Backend> Call<'a, B> {
     fn start(api: &'a Api<B>, which: usize, args: Args) -> Self {
         let cfg = config::get(api.default_level);
         if cfg.level() >= Level::Debug {
-            announce(api, &cfg);
+            announce(&cfg);
         }
         Call {
             api,
@@ -169,13 +169,13 @@ impl<'a, B: Backend> Call<'a, B> {
 /// At `debug` and `trace`, the first call of the process logs the configuration and the
 /// limits rshm works with.
 #[cold]
-fn announce<B: Backend>(api: &Api<B>, cfg: &Config) {
+fn announce(cfg: &Config) {
     use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
     static DONE: AtomicBool = AtomicBool::new(false);
     if DONE.load(Relaxed) || DONE.swap(true, Relaxed) {
         return;
     }
-    let l = limits::get(&api.backend);
+    let l = limits::get(&Direct);
     let msg = Msg::from_fmt(format_args!(
         "level={} format={} strict={} report={} log to {}; limits SHMMIN={} SHMMAX={} SHMALL={} pages SHMMNI={} SHMLBA={}",
         cfg.level().lower(),
@@ -219,7 +219,7 @@ pub fn get<B: Backend>(
     flags: c_int,
 ) -> Result<c_int, Error> {
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
-    let mut lim = limits::get(&api.backend);
+    let mut lim = limits::get(&Direct);
     if validate::rests_on_limits(key, size, &lim) {
         // About to refuse on a limit: the administrator may have raised it since.
         lim = limits::reread();
@@ -350,7 +350,7 @@ pub unsafe fn attach<B: Backend>(
     flags: c_int,
 ) -> Result<usize, Error> {
     let mut call = Call::start(api, 1, Args::At { shmid, addr, flags });
-    let lba = limits::shmlba(&api.backend);
+    let lba = limits::shmlba(&Direct);
     let warning = call.check(validate::at(call.name, shmid, addr, flags, lba))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
     let p = call.kernel(|| unsafe { api.backend.shmat(shmid, addr, flags) });
@@ -380,7 +380,7 @@ fn size_from_kernel(shmid: c_int) -> u64 {
 #[inline(always)]
 pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error> {
     let mut call = Call::start(api, 2, Args::Dt { addr });
-    let lba = limits::shmlba(&api.backend);
+    let lba = limits::shmlba(&Direct);
     let mut warning = call.check(validate::dt(call.name, addr, lba))?;
     let seen = registry::attachment(addr);
     // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.

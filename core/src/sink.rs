@@ -10,7 +10,9 @@
 //! - SIGPIPE never reaches the program: it is blocked around writes to pipes, FIFOs and
 //!   sockets and taken back if the write raised it.
 //! - rshm never closes, writes or keeps using a descriptor it does not own: before each
-//!   line it checks that its descriptor is still the file it opened (`fstat`: device and
+//!   line it checks that its descriptor still carries the flags it opened it with
+//!   (`F_GETFL`), and after a fork, a failed write, a flag mismatch, or when the
+//!   descriptor is below 512, that it is still the file it opened (`fstat`: device and
 //!   inode). If the program closed it or reused the number, rshm leaves that descriptor
 //!   alone and opens its file again by name, so a daemon that closes every descriptor
 //!   keeps its trace. In a forked child with `%p` in the name, the child opens its own
@@ -309,10 +311,16 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
 /// forked child with `%p` in the name.
 fn own_fd(pid: i32) -> Option<(c_int, u32)> {
     let fd = FD.load(Acquire);
-    // The common case costs no system call: a descriptor out of the program's way
-    // (HIGH_FD and up), opened by this process, whose last write went well. A daemon that
-    // closed it makes the next write fail (EBADF), and the check runs then.
-    if fd >= HIGH_FD && OPENED_BY.load(Relaxed) == pid && !SUSPECT.load(Relaxed) {
+    // The common case costs one cheap system call: a descriptor out of the program's way
+    // (HIGH_FD and up), opened by this process, whose last write went well, and whose
+    // status flags are still rshm's own signature (O_WRONLY|O_APPEND|O_NONBLOCK, which a
+    // program's file at that number would hardly carry). Anything else gets the full
+    // check (fstat: the device and inode rshm opened).
+    if fd >= HIGH_FD
+        && OPENED_BY.load(Relaxed) == pid
+        && !SUSPECT.load(Relaxed)
+        && has_our_flags(fd)
+    {
         return Some((fd, FD_MODE.load(Relaxed)));
     }
     if fd >= 0 {
@@ -335,6 +343,15 @@ fn own_fd(pid: i32) -> Option<(c_int, u32)> {
         let _ = FD.compare_exchange(fd, -1, AcqRel, Acquire);
     }
     reopen(pid)
+}
+
+/// The open file description's flags rshm gives its own: write-only, append, non-blocking.
+const SIGNATURE: c_int = libc::O_WRONLY | libc::O_APPEND | libc::O_NONBLOCK;
+
+fn has_our_flags(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads the descriptor's flags; no pointer is passed.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK) == SIGNATURE
 }
 
 fn reopen(pid: i32) -> Option<(c_int, u32)> {

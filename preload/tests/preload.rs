@@ -717,8 +717,9 @@ fn another_interposer_after_rshm_is_called_not_gone_around() {
     );
     assert_eq!(
         facts(&out).get("interposed").map(String::as_str),
-        // The program's five calls, and rshm's own IPC_INFO (the limits, read once).
-        Some("get=1 at=1 dt=2 rmid=1 info=1 other=0"),
+        // The program's five calls, exactly: rshm's own IPC_INFO (the limits, read once)
+        // goes straight to the kernel.
+        Some("get=1 at=1 dt=2 rmid=1 info=0 other=0"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

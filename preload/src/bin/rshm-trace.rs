@@ -137,6 +137,10 @@ fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 fn parse_json(line: &str) -> Option<Event> {
     let call = json_field(line, "call")?.to_string();
+    // The configuration line (level debug) is rshm's, not a call.
+    if call == "config" {
+        return None;
+    }
     Some(Event {
         pid: json_field(line, "pid")?.parse().ok()?,
         cmd: json_field(line, "cmd").unwrap_or("").to_string(),
