@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -220,6 +221,36 @@ static int clone_vm_mode(void) {
     return 0;
 }
 
+/* ---- vfork and posix_spawn ---- */
+
+extern char **environ;
+
+static int spawned_mode(void) {
+    int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    return id < 0 || rshm_rmid(id) != 0;
+}
+
+/* A round of calls, a child by posix_spawn and one by vfork (each exec'd into "spawned",
+ * which makes two calls), another round. Prints "ok PARENT SPAWNED VFORKED". */
+static int spawn_mode(const char *self_exe) {
+    alarm(20);
+    int bad = spawned_mode();
+    char *argv[] = {(char *)self_exe, "child", "spawned", NULL};
+    pid_t a = -1, b;
+    bad += posix_spawn(&a, self_exe, NULL, NULL, argv, environ) != 0;
+    b = vfork();
+    if (b == 0) {
+        execve(self_exe, argv, environ);
+        _exit(127);
+    }
+    int st;
+    bad += a < 0 || waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    bad += b < 0 || waitpid(b, &st, 0) != b || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    bad += spawned_mode();
+    printf("%s %d %d %d\n", bad ? "bad" : "ok", (int)getpid(), (int)a, (int)b);
+    return 0;
+}
+
 /* ---- the parent ---- */
 
 static char self[PATH_MAX];
@@ -237,8 +268,13 @@ static int pid_of_line(const char *line) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 3 && !strcmp(argv[1], "child"))
+    if (argc >= 3 && !strcmp(argv[1], "child")) {
+        if (!strcmp(argv[2], "spawned"))
+            return spawned_mode();
+        if (!strcmp(argv[2], "spawn"))
+            return spawn_mode(self_path());
         return !strcmp(argv[2], "clonevm") ? clone_vm_mode() : child(argv[2]);
+    }
     snprintf(self, sizeof self, "%s", self_path());
     char out[4096], err[16384];
     int st;
@@ -303,5 +339,30 @@ int main(int argc, char **argv) {
     unlink(log);
     CHECK(lines == 4 && kid_lines == 2, "the CLONE_VM child's two lines carry its own pid");
     CHECK(parent_lines == 2, "and the parent's later lines carry the parent's pid");
+
+    /* posix_spawn and vfork children (CLONE_VM|CLONE_VFORK, then exec). */
+    strcpy(log, "/tmp/rshm-hostile-XXXXXX");
+    fd = mkstemp(log);
+    CHECK(fd >= 0, "a second log file");
+    close(fd);
+    st = run("spawn", clonelog, out, sizeof out, err, sizeof err);
+    int spawned = 0, vforked = 0;
+    word[0] = 0;
+    sscanf(out, "%7s %d %d %d", word, &parent, &spawned, &vforked);
+    CHECK(WIFEXITED(st) && !strcmp(word, "ok"), "posix_spawn and vfork children: every call's real result");
+    fp = fopen(log, "r");
+    int by_parent = 0, by_spawned = 0, by_vforked = 0, others = 0;
+    while (fp && fgets(line, sizeof line, fp)) {
+        int p = pid_of_line(line);
+        by_parent += p == parent;
+        by_spawned += p == spawned;
+        by_vforked += p == vforked;
+        others += p != parent && p != spawned && p != vforked;
+    }
+    if (fp)
+        fclose(fp);
+    unlink(log);
+    CHECK(by_parent == 4 && by_spawned == 2 && by_vforked == 2 && others == 0,
+          "each process's lines carry its own pid (4 the parent's, 2 each child's)");
     return check_done();
 }
