@@ -23,14 +23,17 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 NATIVE_STATIC_LIBS := -lpthread -ldl -lm
 
 # Everything cargo's release build reads: when none of it changed, `make` runs no cargo.
-SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml src/librshm.map \
-	$(wildcard src/*.rs core/Cargo.toml core/src/*.rs core/src/*/*.rs preload/Cargo.toml \
-		preload/src/*.rs preload/src/*/*.rs c_tests/*)
+SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml src/librshm.map core/Cargo.toml \
+	preload/Cargo.toml $(wildcard preload/build.rs c_tests/*) \
+	$(shell find src core/src preload/src -name '*.rs' 2>/dev/null)
 STAMP := $(RELEASE)/.rshm-built
+# What the stamp stands for: if one is missing, the build runs again.
+OUTPUTS := $(RELEASE)/librshm.a $(RELEASE)/librshm.so $(RELEASE)/librshm_preload.so $(RELEASE)/rshm-trace
+MISSING := $(filter-out $(wildcard $(OUTPUTS)),$(OUTPUTS))
 # Every function librshm exports gets a man page name that leads to rshm(3).
 MAN3_LINKS := rshm_get rshm_at rshm_dt rshm_rmid rshm_last_error rshm_attachment_count rshm_version
 
-.PHONY: all prereqs test check-valgrind check-asan demo bench install uninstall clean
+.PHONY: all prereqs test check-valgrind check-asan demo bench install uninstall clean FORCE
 
 all: prereqs $(STAMP) $(RELEASE)/librshm.so.$(MAJOR)
 
@@ -39,7 +42,8 @@ prereqs:
 
 # One cargo run builds the three crates, then librshm.so is linked from librshm.a (its
 # soname and symbol versions); the stamp is touched only when both succeed.
-$(STAMP): $(SOURCES) scripts/link-shared.sh
+# (The tool check runs first, also under make -j.)
+$(STAMP): $(SOURCES) scripts/link-shared.sh $(if $(MISSING),FORCE) | prereqs
 	$(CARGO) build --release --workspace
 	@sh scripts/link-shared.sh $(RELEASE)/librshm.a $(RELEASE)/librshm.so $(MAJOR)
 	@touch $@
@@ -79,17 +83,23 @@ demo: all $(DEMO)/writer $(DEMO)/reader
 
 INSTALL_DIRS = $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(INCLUDEDIR) \
 	$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(DOCDIR)
-# Where install notes the directories it created (uninstall removes them when empty). The
-# paths are noted without the DESTDIR (an installed file must not name the staging area:
-# packagers' buildroot checks reject it), the DESTDIR itself and what is above it not at all;
-# uninstall puts the DESTDIR back in front.
-DIRS_LIST = $(DESTDIR)$(DOCDIR)/installed-dirs
+# Where install notes the directories it created (uninstall removes them when empty): in
+# the installed doc directory; for a staged install (DESTDIR), in the build tree, so that
+# no installed file names the staging area or ships in a package.
+DIRS_LIST = $(if $(DESTDIR),$(RELEASE)/staged-dirs,$(DOCDIR)/installed-dirs)
 
-install: all
-	@created=$$(sh scripts/dirs.sh missing $(INSTALL_DIRS) | \
-		awk -v d='$(DESTDIR)' 'd == "" { print; next } index($$0, d "/") == 1 { print substr($$0, length(d) + 1) }'); \
+# make splits paths at spaces, and `rm -f` would take each word for a file: refused.
+PATH_VARS := PREFIX LIBDIR INCLUDEDIR BINDIR DATADIR MANDIR DOCDIR CMAKEDIR DESTDIR
+SPACED := $(strip $(foreach v,$(PATH_VARS),$(if $(word 2,$($(v))),$(v))))
+check-paths = $(if $(SPACED),$(error make: $(SPACED) hold(s) a space, which make cannot quote; choose a path without one))
+
+# Installs what `make` built (it builds first only if needed, so `sudo make install` after
+# a build needs no Rust toolchain on root's PATH).
+install: $(STAMP) $(RELEASE)/librshm.so.$(MAJOR)
+	$(check-paths)
+	@created=$$(sh scripts/dirs.sh missing $(INSTALL_DIRS)); \
 	install -d $(INSTALL_DIRS) && \
-	if [ -n "$$created" ]; then printf '%s\n' "$$created" >> $(DIRS_LIST); fi
+	if [ -n "$$created" ]; then printf '%s\n' "$$created" >> $(DIRS_LIST); chmod 644 $(DIRS_LIST); fi
 	install -m 644 $(RELEASE)/librshm.a $(DESTDIR)$(LIBDIR)/librshm.a
 	install -m 755 $(RELEASE)/librshm.so $(DESTDIR)$(LIBDIR)/librshm.so.$(VERSION)
 	ln -sf librshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librshm.so.$(MAJOR)
@@ -98,7 +108,8 @@ install: all
 	install -m 644 include/rshm.h $(DESTDIR)$(INCLUDEDIR)/rshm.h
 	install -m 755 $(RELEASE)/rshm-trace $(DESTDIR)$(BINDIR)/rshm-trace
 	install -m 644 man/rshm.3 $(DESTDIR)$(MANDIR)/man3/rshm.3
-	for f in $(MAN3_LINKS); do echo '.so man3/rshm.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	for f in $(MAN3_LINKS); do echo '.so man3/rshm.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; done
 	install -m 644 man/rshm-trace.1 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1
 	install -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(DOCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -113,6 +124,7 @@ install: all
 
 # Removes what install put there, then each directory install created, if it is empty.
 uninstall:
+	$(check-paths)
 	rm -f $(DESTDIR)$(LIBDIR)/librshm.a $(DESTDIR)$(LIBDIR)/librshm.so.$(VERSION) \
 		$(DESTDIR)$(LIBDIR)/librshm.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librshm.so \
 		$(DESTDIR)$(LIBDIR)/librshm_preload.so $(DESTDIR)$(LIBDIR)/pkgconfig/rshm.pc \
@@ -121,10 +133,7 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man3/rshm.3 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1 \
 		$(foreach f,$(MAN3_LINKS),$(DESTDIR)$(MANDIR)/man3/$(f).3) \
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE-MIT $(DESTDIR)$(DOCDIR)/LICENSE-APACHE
-	@if [ -f $(DIRS_LIST) ]; then \
-		list=$$(mktemp) && awk -v d='$(DESTDIR)' '{ print d $$0 }' $(DIRS_LIST) > "$$list" && rm -f $(DIRS_LIST) && \
-		sh scripts/dirs.sh remove "$$list"; \
-	fi
+	@sh scripts/dirs.sh remove $(DIRS_LIST)
 
 clean:
 	$(CARGO) clean

@@ -45,16 +45,19 @@ fn compile(src: &Path, cpp: bool, includes: &[PathBuf], flags: &[&str]) -> PathB
             "compiling {} produced no object",
             src.display()
         )),
-        Err(e) => fail(format_args!(
-            "cannot compile {} with the {} compiler ({}); `make` lists the tools rshm needs: {e}",
-            src.display(),
+        // The compiler is not there: say which tool to install.
+        Err(e) if e.to_string().contains("failed to find tool") => fail(format_args!(
+            "no {} compiler to compile {} ({}); `make` lists the tools rshm needs: {e}",
             if cpp { "C++" } else { "C" },
+            src.display(),
             if cpp {
                 "c++, from Debian's g++"
             } else {
                 "cc, from Debian's gcc"
             },
         )),
+        // It is there and refused the file: its own messages (shown above) say why.
+        Err(e) => fail(format_args!("compiling {} failed: {e}", src.display())),
     }
 }
 

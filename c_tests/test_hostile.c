@@ -35,7 +35,7 @@
 
 static volatile sig_atomic_t in_handler;
 
-static void spy_abort(const char *what) {
+__attribute__((unused)) static void spy_abort(const char *what) {
     static const char pre[] = "SPY: ";
     ssize_t r = write(2, pre, sizeof pre - 1);
     r += write(2, what, strlen(what));

@@ -12,17 +12,25 @@ key=0x52534d31
 # The demo shows rshm's defaults, whatever this shell has set.
 unset RSHM_LOG RSHM_LOG_FILE RSHM_LOG_FORMAT RSHM_STRICT RSHM_REPORT
 
-# True if a segment of the demo's own key exists.
-ours_exists() {
-    ipcs -m | awk -v k="$key" '$1 == k { found = 1 } END { exit !found }'
+# The owner and size of the segment of the demo's key, if there is one ("" if none).
+owner_of_key() {
+    ipcs -m | awk -v k="$key" '$1 == k { print $3, $5 }'
 }
 
-# Removes the demo's own segment (that key only), if there is one, and says so.
+# Removes the demo's own segment (that key only), if there is one, and says so. A segment
+# of that key that another user owns, or of another size, is not the demo's: it is left
+# alone, and the demo stops and says why.
 remove_ours() {
-    if ours_exists; then
-        ipcrm -M "$key"
-        echo "demo: removed the segment of key $key, $1"
+    found=$(owner_of_key)
+    [ -n "$found" ] || return 0
+    if [ "$found" != "$(id -un) 4096" ]; then
+        echo "demo: key $key already has a segment (owner and size: $found) that is not this demo's;" >&2
+        echo "demo: it is left alone. Remove it yourself if it is yours (ipcrm -M $key), then run make demo again." >&2
+        trap - EXIT
+        exit 1
     fi
+    ipcrm -M "$key"
+    echo "demo: removed the segment of key $key, $1"
 }
 
 heading() { printf '\n== %s ==\n' "$*"; }

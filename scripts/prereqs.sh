@@ -9,10 +9,13 @@ need() { # need TOOL PACKAGE WHAT
     echo "make: missing $1 ($3): install Debian's $2" >&2
     missing=$((missing + 1))
 }
-need cargo "cargo (or rustup)" "Rust's build tool, Rust >= 1.85"
-need rustc "rustc (or rustup)" "the Rust compiler, >= 1.85"
-need "${CC:-cc}" gcc "the C compiler"
-need "${CXX:-c++}" g++ "the C++ compiler, for the header's C++ check and the C++ test"
+need cargo "cargo (if it is 1.85 or newer; else rustup)" "Rust's build tool, Rust >= 1.85"
+need rustc "rustc (if it is 1.85 or newer; else rustup)" "the Rust compiler, >= 1.85"
+# The compiler's first word ("cc" of CC="cc -m64").
+cc_prog=$(echo "${CC:-cc}" | awk '{ print $1 }')
+cxx_prog=$(echo "${CXX:-c++}" | awk '{ print $1 }')
+need "$cc_prog" "gcc (or clang)" "the C compiler"
+need "$cxx_prog" "g++ (or clang)" "the C++ compiler, for the header's C++ check and the C++ test"
 need ld binutils "the linker"
 if command -v rustc >/dev/null 2>&1; then
     v=$(rustc --version 2>/dev/null | sed -n 's/^rustc \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
@@ -34,4 +37,4 @@ if [ "$want" = test ]; then
     need man man-db "the install test renders the man pages"
     need groff groff-base "man's formatter"
 fi
-[ "$missing" -eq 0 ] || { echo "make: $missing tool(s) missing; see README.md, Prerequisites" >&2; exit 1; }
+[ "$missing" -eq 0 ] || { echo "make: $missing prerequisite(s) missing or too old; see README.md, Prerequisites" >&2; exit 1; }

@@ -6,6 +6,11 @@
 set -u
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
+# The tests set rshm's variables themselves: none of the caller's may leak into them.
+for v in $(env | sed -n 's/^\(RSHM_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    [ "$v" = RSHM_TEST_IPCNS ] || unset "$v"
+done
+unset LD_PRELOAD
 
 # Not yet inside a namespace of our own: make one (as root, or in a user namespace that
 # maps us to ourselves), and run this script again inside it.

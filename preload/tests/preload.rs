@@ -884,6 +884,20 @@ fn rshm_trace_json_strict_and_report() {
 
 #[test]
 fn rshm_trace_says_clearly_what_is_wrong() {
+    // LD_PRELOAD cannot carry a path with a space or a colon: refused, not half-loaded.
+    for odd in ["with space", "with:colon"] {
+        let dir = tmp().join(odd);
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("librshm_preload.so");
+        std::fs::copy(preload_so(), &copy).unwrap();
+        let out = trace(&["--", "true"], &[("RSHM_PRELOAD", copy.to_str().unwrap())]);
+        assert_eq!(out.status.code(), Some(2), "{odd}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("holds a space or a colon, which LD_PRELOAD cannot carry"),
+            "{odd}: {err}"
+        );
+    }
     let out = trace(&["--", "/nonexistent/prog"], &[]);
     assert_eq!(out.status.code(), Some(127));
     assert_eq!(
@@ -950,6 +964,24 @@ fn rshm_trace_finds_the_library_beside_itself_or_in_lib_of_its_prefix() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("rshm-trace: 0 calls in 0 processes\n"));
     std::fs::remove_file(prefix.join("lib/librshm_preload.so")).unwrap();
+    // lib64 and Debian's multiarch directory (LIBDIR=$PREFIX/lib64, lib/<triplet>).
+    let multiarch = format!("lib/{}-linux-gnu", std::env::consts::ARCH);
+    for libdir in ["lib64", multiarch.as_str()] {
+        std::fs::create_dir_all(prefix.join(libdir)).unwrap();
+        let so = prefix.join(libdir).join("librshm_preload.so");
+        std::fs::copy(preload_so(), &so).unwrap();
+        let out = Command::new(prefix.join("bin/rshm-trace"))
+            .env_remove("RSHM_PRELOAD")
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{libdir}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&so).unwrap();
+    }
     let out = Command::new(prefix.join("bin/rshm-trace"))
         .env_remove("RSHM_PRELOAD")
         .args(["--", "true"])
@@ -958,7 +990,7 @@ fn rshm_trace_finds_the_library_beside_itself_or_in_lib_of_its_prefix() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .starts_with("rshm-trace: cannot find librshm_preload.so in ")
+            .starts_with("rshm-trace: cannot find librshm_preload.so beside me (")
     );
     let _ = std::fs::remove_dir_all(&prefix);
 }

@@ -82,34 +82,57 @@ fn parse_args(mut args: impl Iterator<Item = OsString>) -> Result<Options, Strin
     Ok(o)
 }
 
-/// The preload library: `RSHM_PRELOAD` if set, else beside this binary, else in
-/// `../lib/` or `../lib64/` of an installed prefix.
+/// The preload library: `RSHM_PRELOAD` if set, else beside this binary, else in `../lib/`,
+/// `../lib64/` or `../lib/<arch>-linux-gnu/` of an installed prefix.
 fn find_preload() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("RSHM_PRELOAD") {
         let p = PathBuf::from(p);
         return if p.is_file() {
-            Ok(p)
+            preloadable(p)
         } else {
             Err(format!("RSHM_PRELOAD={} is not a file", p.display()))
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find my own path: {e}"))?;
     let dir = exe.parent().unwrap_or(Path::new("/"));
+    // Beside this binary (the build tree), or in the library directory of its prefix:
+    // lib, lib64, or Debian's multiarch lib/<triplet>.
+    let multiarch = format!(
+        "../lib/{}-linux-gnu/librshm_preload.so",
+        std::env::consts::ARCH
+    );
     let candidates = [
         dir.join("librshm_preload.so"),
         dir.join("../lib/librshm_preload.so"),
+        dir.join("../lib64/librshm_preload.so"),
+        dir.join(multiarch),
     ];
-    candidates
+    let found = candidates
         .iter()
         .find(|p| p.is_file())
         .map(|p| p.canonicalize().unwrap_or(p.clone()))
         .ok_or_else(|| {
             format!(
-                "cannot find librshm_preload.so in {} or {} (set RSHM_PRELOAD to its path)",
+                "cannot find librshm_preload.so beside me ({}) or in ../lib, ../lib64 or ../lib/{}-linux-gnu \
+                 (set RSHM_PRELOAD to its path)",
                 dir.display(),
-                dir.join("../lib").display()
+                std::env::consts::ARCH
             )
-        })
+        })?;
+    preloadable(found)
+}
+
+/// LD_PRELOAD splits its value at spaces and colons, and cannot quote: a path holding one
+/// would make the loader try its pieces as libraries. Refused, with the reason.
+fn preloadable(p: PathBuf) -> Result<PathBuf, String> {
+    let s = p.to_string_lossy();
+    if s.contains([' ', ':', '\t', '\n']) {
+        return Err(format!(
+            "the preload library's path {s:?} holds a space or a colon, which LD_PRELOAD cannot carry; \
+             install rshm under a path without one, or set RSHM_PRELOAD to a copy at such a path"
+        ));
+    }
+    Ok(p)
 }
 
 /// One log line reduced to what the summary counts.
