@@ -23,6 +23,14 @@
 #define ROUNDS 31       /* rounds of the two-thread row */
 #define PROC_ROUNDS 101 /* rounds of the preload rows, which run separate processes */
 #define MAX_ROUNDS 256  /* the most rounds a row may take (the arrays' size) */
+/* Loading the preload library: EXEC_ROUNDS rounds of 4 execs of /bin/true (2 plain, 2
+ * with the preload); LOAD_ROUNDS alternating processes of CHILDREN fork-and-exit children
+ * each; STATUS_RUNS processes each way for the memory footprint. */
+#define EXEC_ROUNDS 255
+#define LOAD_ROUNDS 31
+#define CHILDREN 101
+#define STATUS_RUNS 11
+_Static_assert(EXEC_ROUNDS <= MAX_ROUNDS && CHILDREN <= MAX_ROUNDS && LOAD_ROUNDS <= PROC_ROUNDS, "array sizes");
 /* An in-process row: IN_ROUNDS rounds of short blocks (BLOCK pairs measured, BLOCK raw)
  * in each of IN_PROCS processes. The blocks are short on purpose. The kernel's side of
  * a pair is lumpy (a segment's memory is freed in RCU batches; a block that catches a
@@ -209,6 +217,52 @@ static int mode_loop(int n) {
     return 0;
 }
 
+/* "children N": N fork-and-exit children, one after the other, each making the 4 calls
+ * (shmget IPC_PRIVATE, shmat, shmdt, IPC_RMID) and leaving by exit(), so that the exit
+ * path (destructors) runs as in a real program; the parent makes no call. Prints the
+ * median child's ns from fork to the end of waitpid. Run plain and under the preload
+ * library with RSHM_LOG=off. */
+static int mode_children(int n) {
+    double t[MAX_ROUNDS];
+    n = n < MAX_ROUNDS ? n : MAX_ROUNDS;
+    fflush(stdout);
+    for (int i = -10; i < n; i++) { /* 10 warm-up children */
+        double t0 = now_ns();
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+            void *p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
+            int ok = p != (void *)-1 && shmdt(p) == 0;
+            ok = id >= 0 && shmctl(id, IPC_RMID, NULL) == 0 && ok;
+            exit(ok ? 0 : 1);
+        }
+        int st;
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            die("a child's calls");
+        if (i >= 0)
+            t[i] = now_ns() - t0;
+    }
+    printf("%.1f\n", median(t, n));
+    return 0;
+}
+
+/* "status": this process's VmRSS and VmSize (kB), as /proc/self/status has them. */
+static int mode_status(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    long rss = -1, size = -1;
+    for (char line[256]; f && fgets(line, sizeof line, f);) {
+        sscanf(line, "VmRSS: %ld", &rss);
+        sscanf(line, "VmSize: %ld", &size);
+    }
+    if (!f || rss < 0 || size < 0)
+        die("reading /proc/self/status");
+    fclose(f);
+    printf("%ld %ld\n", rss, size);
+    return 0;
+}
+
 struct thread_arg {
     int id, n, use_rshm;
 };
@@ -338,11 +392,10 @@ static struct row inproc(const char *name, const char *pair, const char *held, c
     return inproc_mode(name, "inproc", pair, held, env);
 }
 
-/* Alternating runs of the raw loop: plain, then under `env`/`wrapper`. */
-static struct row processes(const char *name, char *const *wrapper, char *const *env, int n, int rounds) {
-    char out[256], count[32];
-    snprintf(count, sizeof count, "%d", n);
-    const char *args[] = {"loop", count, NULL};
+/* Alternating runs of this program with `args`: plain, then under `env`/`wrapper`. */
+static struct row processes_of(const char *name, char *const *wrapper, char *const *env, const char *const *args,
+                               int rounds) {
+    char out[256];
     double r[PROC_ROUNDS], m[PROC_ROUNDS], q[PROC_ROUNDS];
     for (int i = 0; i < rounds; i++) {
         /* ABBA across rounds: odd rounds run the measured process first. */
@@ -361,6 +414,73 @@ static struct row processes(const char *name, char *const *wrapper, char *const 
     struct row row = {name, median(r, rounds), median(m, rounds), median(q, rounds)};
     print_row(&row);
     return row;
+}
+
+/* Alternating runs of the raw loop: plain, then under `env`/`wrapper`. */
+static struct row processes(const char *name, char *const *wrapper, char *const *env, int n, int rounds) {
+    char count[32];
+    snprintf(count, sizeof count, "%d", n);
+    const char *args[] = {"loop", count, NULL};
+    return processes_of(name, wrapper, env, args, rounds);
+}
+
+/* ---- loading the preload library ---- */
+
+static double exec_once(const char *prog, char *const *env) {
+    double t0 = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {(char *)prog, NULL};
+        execve(prog, argv, env);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "bench: running %s failed\n", prog);
+        exit(1);
+    }
+    return now_ns() - t0;
+}
+
+/* Exec of `prog` (fork, execve, waitpid) with `plain` and with `env` as its whole
+ * environment, alternating single runs in ABBA order (the roles swapped every other
+ * round), EXEC_ROUNDS rounds after 20 warm-up pairs. ns an exec; the ratio is the median
+ * of the per-round ratios. */
+static struct row execs(const char *name, const char *prog, char *const *plain, char *const *env) {
+    static double r[EXEC_ROUNDS], m[EXEC_ROUNDS], q[EXEC_ROUNDS];
+    for (int i = 0; i < 20; i++) {
+        exec_once(prog, plain);
+        exec_once(prog, env);
+    }
+    for (int i = 0; i < EXEC_ROUNDS; i++) {
+        char *const *outer = i % 2 ? env : plain, *const *inner = i % 2 ? plain : env;
+        double a = exec_once(prog, outer);
+        double b = exec_once(prog, inner) + exec_once(prog, inner);
+        double c = exec_once(prog, outer);
+        r[i] = (i % 2 ? b : a + c) / 2;
+        m[i] = (i % 2 ? a + c : b) / 2;
+        q[i] = m[i] / r[i];
+    }
+    struct row row = {name, median(r, EXEC_ROUNDS), median(m, EXEC_ROUNDS), median(q, EXEC_ROUNDS)};
+    print_row(&row);
+    return row;
+}
+
+/* VmRSS and VmSize (kB) of this program at the start of main, plain and with `env`
+ * (the preload library loaded), medians of STATUS_RUNS processes each. Prints two rows,
+ * the third column being what the preload adds; returns the VmRSS added. */
+static double footprint(char *const *env) {
+    char out[256];
+    const char *args[] = {"status", NULL};
+    double rss[2][STATUS_RUNS], size[2][STATUS_RUNS];
+    for (int i = 0; i < STATUS_RUNS; i++)
+        for (int k = 0; k < 2; k++)
+            sscanf(run(NULL, args, k ? env : NULL, out, sizeof out), "%lf %lf", &rss[k][i], &size[k][i]);
+    double r0 = median(rss[0], STATUS_RUNS), r1 = median(rss[1], STATUS_RUNS);
+    double s0 = median(size[0], STATUS_RUNS), s1 = median(size[1], STATUS_RUNS);
+    printf("%-52s %10.0f %10.0f %+8.0f kB\n", "VmRSS added by the preload (kB)", r0, r1, r1 - r0);
+    printf("%-52s %10.0f %10.0f %+8.0f kB\n", "VmSize added by the preload (kB)", s0, s1, s1 - s0);
+    return r1 - r0;
 }
 
 static int have(const char *prog) {
@@ -385,6 +505,10 @@ int main(int argc, char **argv) {
         return mode_threads();
     if (argc >= 2 && !strcmp(argv[1], "memory"))
         return mode_memory();
+    if (argc >= 3 && !strcmp(argv[1], "children"))
+        return mode_children(atoi(argv[2]));
+    if (argc >= 2 && !strcmp(argv[1], "status"))
+        return mode_status();
 
     const char *preload = getenv("RSHM_BENCH_PRELOAD");
     if (readlink("/proc/self/exe", self, sizeof self - 1) < 0)
@@ -433,7 +557,8 @@ int main(int argc, char **argv) {
            &threads.ratio);
     print_row(&threads);
 
-    struct row pre_off = {0}, pre_json = {0}, strace = {0};
+    struct row pre_off = {0}, pre_json = {0}, strace = {0}, load_exec = {0}, load_child = {0};
+    double load_rss = 0;
     int have_preload = preload && access(preload, R_OK) == 0;
     if (have_preload) {
         static char ld[4200];
@@ -442,6 +567,13 @@ int main(int argc, char **argv) {
         char *pjson[] = {ld, "RSHM_LOG=info", "RSHM_LOG_FORMAT=json", pre_file, NULL};
         pre_off = processes("shmat+shmdt, preload, RSHM_LOG=off (processes)", NULL, off, 6000, PROC_ROUNDS);
         pre_json = processes("shmat+shmdt, preload, JSON to a file (processes)", NULL, pjson, 6000, PROC_ROUNDS);
+        char *plain[] = {"RSHM_LOG=off", NULL};
+        load_exec = execs("exec of /bin/true, preload loaded (ns an exec)", "/bin/true", plain, off);
+        char nchildren[32];
+        snprintf(nchildren, sizeof nchildren, "%d", CHILDREN);
+        const char *cargs[] = {"children", nchildren, NULL};
+        load_child = processes_of("fork+exit child with 4 calls, logging off, preload", NULL, off, cargs, LOAD_ROUNDS);
+        load_rss = footprint(off);
     } else {
         printf("%-52s (set RSHM_BENCH_PRELOAD to the preload library)\n", "preload rows skipped");
     }
@@ -461,8 +593,12 @@ int main(int argc, char **argv) {
     target("10,000 live attachments, shmat+shmdt (ratio to raw)", held.ratio, "<=", 1.03);
     target("JSON logging to a file, shmat+shmdt (ratio to raw)", at_json.ratio, "<=", 1.6);
     target("JSON logging to a file, shmget+IPC_RMID (ratio to raw)", get_json.ratio, "<=", 1.6);
-    if (have_preload)
+    if (have_preload) {
         target("preload, RSHM_LOG=off (ratio to raw)", pre_off.ratio, "<=", 1.03);
+        target("exec of /bin/true, preload loaded (ratio)", load_exec.ratio, "<=", 1.10);
+        target("fork+exit child with 4 calls, logging off, preload (ratio)", load_child.ratio, "<=", 1.05);
+        target("VmRSS added by the preload (kB)", load_rss, "<=", 100);
+    }
     if (have_preload && strace.raw > 0) {
         double pre_cost = pre_json.measured - pre_json.raw, strace_cost = strace.measured - strace.raw;
         target("strace's added cost / preload JSON's added cost", strace_cost / (pre_cost > 1 ? pre_cost : 1), ">=",

@@ -774,6 +774,30 @@ fn the_preload_library_exports_only_the_four_libc_names() {
     assert_eq!(names, ["shmat", "shmctl", "shmdt", "shmget"]);
 }
 
+/// Loading libgcc_s.so.1 was a large part of what the preload library added to every
+/// exec: the unwinder is linked into the library instead (preload/build.rs). It still
+/// loads and works: every other test here runs through it.
+#[test]
+fn the_preload_library_does_not_need_libgcc_s() {
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(preload_so())
+        .output()
+        .expect("running readelf");
+    assert!(out.status.success(), "readelf -d failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = text.lines().filter(|l| l.contains("(NEEDED)")).collect();
+    assert!(
+        needed.iter().any(|l| l.contains("[libc.so.6]")),
+        "readelf -d shows no NEEDED libc.so.6:\n{text}"
+    );
+    assert!(
+        !needed.iter().any(|l| l.contains("libgcc_s")),
+        "the preload library still needs libgcc_s:\n{}",
+        needed.join("\n")
+    );
+}
+
 // ---- rshm-trace ----
 
 fn trace(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -1,0 +1,32 @@
+//! Links librshm_preload.so with its unwinder inside it (libgcc_eh, static) rather than
+//! needing libgcc_s.so.1: loading that library was about 60-90 us of every exec under the
+//! preload library (an extra object to open, map, relocate and fault in). Unwinding is
+//! unchanged: the catch_unwind boundary still catches any panic, with the same unwinder
+//! code, now private to this library (its version script exports only the four libc names).
+//!
+//! Rust's standard library asks for `-lgcc_s` by name, which `-static-libgcc` alone does
+//! not change; a linker script called `libgcc_s.so`, in a directory searched first, turns
+//! that request into `-lgcc_eh`. Both arguments apply to the cdylib alone (not to
+//! rshm-trace, nor to the tests), and only on Linux with glibc.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return;
+    }
+    let dir =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("static-libgcc");
+    fs::create_dir_all(&dir).expect("creating OUT_DIR/static-libgcc");
+    fs::write(
+        dir.join("libgcc_s.so"),
+        "/* rshm-preload (build.rs): the unwinder, statically, in place of libgcc_s.so.1 */\nINPUT(-lgcc_eh)\n",
+    )
+    .expect("writing the libgcc_s.so linker script");
+    println!("cargo:rustc-cdylib-link-arg=-static-libgcc");
+    println!("cargo:rustc-cdylib-link-arg=-L{}", dir.display());
+}
