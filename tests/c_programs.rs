@@ -177,4 +177,5 @@ c_tests!(
     test_sink,
     test_hostile,
     test_report,
+    test_counts,
 );

@@ -2,7 +2,8 @@
 //! knows (shmid -> key, size, mode, created here?, attachments held here).
 //!
 //! Both are fixed-size open-addressing hash tables in static memory. Every operation is
-//! lock-free and bounded (at most `MAX_PROBE` slots), allocates nothing and never waits,
+//! lock-free and bounded (at most `MAX_PROBE` slots; a count word's compare-and-swap is
+//! tried again only when another thread's succeeded), allocates nothing and never waits,
 //! so it is safe in a signal handler, from any thread, and in a child forked while another
 //! thread was inside it (at worst that child sees one slot as busy and skips it).
 //!
@@ -11,6 +12,17 @@
 //! copy a slot and keep the copy only if the tag did not change meanwhile (a seqlock
 //! without waiting). A detached address stays in its slot as DEAD, so a second detach of
 //! it can be explained; DEAD slots are reused by later inserts.
+//!
+//! Counts cannot drift. A segment's count of attachments held here is one word (the id
+//! and the count) updated by compare-and-swap apart from the slot's BUSY protocol, so a
+//! busy slot never loses an update, and it moves with the attachment table alone: +1 just
+//! before an attachment's entry is published LIVE, -1 by whoever moves that entry out of
+//! LIVE (a compare-and-swap only one thread wins): its detach, or an attach the kernel gave
+//! the same address (the old attachment is gone then, whether its detach has been recorded
+//! yet or not), or the check each attach makes afterwards that no other LIVE entry has its
+//! address (two threads attaching at one address with SHM_REMAP). An attachment that finds
+//! no room is not counted on its segment but as untracked; while one is held, per-segment
+//! counts are unknown rather than wrong.
 
 use crate::clock::Stamp;
 use core::sync::atomic::{AtomicU64, Ordering::*};
@@ -20,21 +32,28 @@ const LIVE: u64 = 1;
 const DEAD: u64 = 2;
 const BUSY: u64 = 3;
 const MAX_PROBE: usize = 32;
+/// How often an insert starts over after another thread took the slot it chose.
+const INSERT_TRIES: usize = 16;
 
-/// Capacity of the attachment table; Linux allows about 65530 mappings per process.
-pub const ATTACH_SLOTS: usize = 1 << 16;
+/// Capacity of the attachment table: twice the mappings Linux allows a process by default
+/// (vm.max_map_count, 65530), so that the table is at most half full and every attachment
+/// the kernel allows finds a place within `MAX_PROBE` slots.
+pub const ATTACH_SLOTS: usize = 1 << 17;
 /// Capacity of the segment table: IPCMNI, the kernel's limit on segment indexes (unless
 /// booted with ipcmni_extend; then ids whose index agrees mod 2^15 share a slot and the
 /// newer one wins).
 pub const SEGMENT_SLOTS: usize = 1 << 15;
 
-/// One entry: 56 bytes, aligned to a cache line so a lookup touches one line (the calls
-/// run right after a system call has evicted most of the cache).
+/// One entry: 64 bytes, a cache line, so a lookup touches one line (the calls run right
+/// after a system call has evicted most of the cache).
 #[repr(align(64))]
 struct Slot {
     tag: AtomicU64,
     key: AtomicU64,
     v: [AtomicU64; 5],
+    /// Segment table only: attachments of the segment held here, as `id << 32 | count`,
+    /// outside the BUSY protocol (see the module's documentation).
+    held: AtomicU64,
 }
 
 impl Slot {
@@ -43,7 +62,14 @@ impl Slot {
             tag: AtomicU64::new(0),
             key: AtomicU64::new(0),
             v: [const { AtomicU64::new(0) }; 5],
+            held: AtomicU64::new(0),
         }
+    }
+
+    /// The values, copied under `tag`; `None` if the slot changed meanwhile.
+    fn copy(&self, tag: u64) -> Option<[u64; 5]> {
+        let v = core::array::from_fn(|i| self.v[i].load(Acquire));
+        (self.tag.load(Acquire) == tag).then_some(v)
     }
 }
 
@@ -53,6 +79,22 @@ struct Seen {
     idx: usize,
     tag: u64,
     v: [u64; 5],
+}
+
+/// What [`Table::insert`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Put {
+    /// Published LIVE in slot `idx` under `tag`; `old` is the LIVE entry for the same key it
+    /// replaced, if there was one.
+    Done {
+        idx: usize,
+        tag: u64,
+        old: Option<[u64; 5]>,
+    },
+    /// The key has a LIVE entry, and it was not to be replaced.
+    Kept,
+    /// No slot could be had.
+    Full,
 }
 
 /// `DIRECT`: the key's low bits are its slot and there is no probing (the segment table:
@@ -95,28 +137,35 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
     }
 
     /// The entry for `key` in state `want`, copied consistently.
+    // Inline: a call into code elsewhere costs a cold fetch right after the system call.
+    #[inline(always)]
     fn find(&self, key: u64, want: u64) -> Option<Seen> {
         for idx in Self::probe(key) {
             let s = &self.slots[idx];
-            let tag = s.tag.load(Acquire);
-            match state(tag) {
-                EMPTY => return None,
-                st if st == want && s.key.load(Acquire) == key => {
-                    let v = core::array::from_fn(|i| s.v[i].load(Acquire));
-                    if s.tag.load(Acquire) == tag {
-                        return Some(Seen { idx, tag, v });
+            // A slot rewritten while being read is read again (a few times: never waits).
+            for _ in 0..4 {
+                let tag = s.tag.load(Acquire);
+                match state(tag) {
+                    EMPTY => return None,
+                    st if st == want && s.key.load(Acquire) == key => {
+                        if let Some(v) = s.copy(tag) {
+                            return Some(Seen { idx, tag, v });
+                        }
                     }
+                    _ => break,
                 }
-                _ => {}
             }
         }
         None
     }
 
-    /// Puts `key` -> `v` in as LIVE: over an entry for the same key if the chain has one,
-    /// else in the first free or DEAD slot. False if no slot could be had.
-    fn insert(&self, key: u64, v: [u64; 5]) -> bool {
-        for _attempt in 0..4 {
+    /// Puts `key` -> `v` in as LIVE: over an entry for the same key if the chain has one
+    /// (unless it is LIVE and `replace_live` is false), else in the first free or DEAD slot.
+    /// With `seq_cst`, the publication is sequentially consistent, for
+    /// [`Table::drop_duplicates`]; otherwise a release store.
+    #[inline(always)]
+    fn insert(&self, key: u64, v: [u64; 5], replace_live: bool, seq_cst: bool) -> Put {
+        for _attempt in 0..INSERT_TRIES {
             let mut same = None;
             let mut free = None;
             for idx in Self::probe(key) {
@@ -141,23 +190,30 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
                     _ => {}
                 }
             }
+            if !replace_live && same.is_some_and(|(_, tag)| state(tag) == LIVE) {
+                return Put::Kept;
+            }
             let Some((idx, tag)) = same.or(free) else {
-                return false;
+                return Put::Full;
             };
             let s = &self.slots[idx];
             if s.tag
                 .compare_exchange(tag, with_state(tag, BUSY), Acquire, Relaxed)
                 .is_ok()
             {
+                // The slot is this thread's (BUSY): what it held cannot change under us.
+                let old = (state(tag) == LIVE && s.key.load(Relaxed) == key)
+                    .then(|| core::array::from_fn(|i| s.v[i].load(Relaxed)));
                 s.key.store(key, Relaxed);
                 for (a, x) in s.v.iter().zip(v) {
                     a.store(x, Relaxed);
                 }
-                s.tag.store(next_gen(tag, LIVE), Release);
-                return true;
+                let tag = next_gen(tag, LIVE);
+                s.tag.store(tag, if seq_cst { SeqCst } else { Release });
+                return Put::Done { idx, tag, old };
             }
         }
-        false
+        Put::Full
     }
 
     /// Runs `f` on the values of the slot `seen` was read from, if it has not changed
@@ -173,6 +229,68 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
         f(&s.v);
         s.tag.store(next_gen(seen.tag, to), Release);
         true
+    }
+
+    /// Moves the LIVE entry in slot `idx`, read under `tag`, to DEAD with `now` in its
+    /// last value, and returns what it held; `None` if another thread changed it first
+    /// (then that thread accounts for it).
+    #[inline(always)]
+    fn retire(&self, idx: usize, tag: u64, now: u64) -> Option<[u64; 5]> {
+        if state(tag) != LIVE {
+            return None;
+        }
+        let s = self.slots.get(idx)?;
+        s.tag
+            .compare_exchange(tag, with_state(tag, BUSY), Acquire, Relaxed)
+            .ok()?;
+        let v = core::array::from_fn(|i| s.v[i].load(Relaxed));
+        s.v[4].store(now, Relaxed);
+        s.tag.store(next_gen(tag, DEAD), Release);
+        Some(v)
+    }
+
+    /// After publishing `key` in slot `idx` under `tag` (with attach stamp `stamp`): if
+    /// another LIVE entry has the same key (two inserts of one key at once, each passing
+    /// the other's slot while it was busy), one of the two is retired, the older by
+    /// (stamp, slot), and `gone` is called with what it held. Both inserters check after
+    /// publishing (sequentially consistent), so at least one of them sees the other; both
+    /// pick the same one to retire, and only one retires it.
+    #[inline(always)]
+    fn drop_duplicates(
+        &self,
+        key: u64,
+        idx: usize,
+        tag: u64,
+        stamp: u64,
+        now: u64,
+        mut gone: impl FnMut(&[u64; 5]),
+    ) {
+        for j in Self::probe(key) {
+            if j == idx {
+                continue;
+            }
+            let s = &self.slots[j];
+            let t = s.tag.load(SeqCst);
+            match state(t) {
+                EMPTY => return,
+                LIVE if s.key.load(Acquire) == key => {
+                    // Changed meanwhile: its writer makes this check itself after publishing.
+                    let Some(v) = s.copy(t) else { continue };
+                    let (loser, loser_tag) = if (v[3], j) < (stamp, idx) {
+                        (j, t)
+                    } else {
+                        (idx, tag)
+                    };
+                    if let Some(old) = self.retire(loser, loser_tag, now) {
+                        gone(&old);
+                    }
+                    if loser == idx {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Finds the LIVE entry for `key` and updates it as `update` does, trying again (a
@@ -207,8 +325,7 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
             let tag = s.tag.load(Acquire);
             if state(tag) == want {
                 let key = s.key.load(Acquire);
-                let v = core::array::from_fn(|i| s.v[i].load(Acquire));
-                if s.tag.load(Acquire) == tag {
+                if let Some(v) = s.copy(tag) {
                     f(key, v);
                 }
             }
@@ -216,9 +333,18 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
     }
 }
 
-static ATTACHMENTS: Table<ATTACH_SLOTS, false> = Table::new();
-static SEGMENTS: Table<SEGMENT_SLOTS, true> = Table::new();
-static UNTRACKED: AtomicU64 = AtomicU64::new(0);
+/// The two tables and the count of what did not fit.
+struct Registry<const A: usize, const S: usize> {
+    attachments: Table<A, false>,
+    segments: Table<S, true>,
+    /// Entries that did not fit, ever (for the exit report).
+    untracked: AtomicU64,
+    /// Attachments that did not fit and have not been seen detached since: while there is
+    /// one, per-segment counts are unknown.
+    untracked_live: AtomicU64,
+}
+
+static REGISTRY: Registry<ATTACH_SLOTS, SEGMENT_SLOTS> = Registry::new();
 
 /// One attachment, as the registry holds it.
 #[derive(Clone, Copy, Debug)]
@@ -277,12 +403,12 @@ pub struct Segment {
     pub creator: i32,
     /// When this process first saw it.
     pub since: Stamp,
-    /// Attachments of it this process holds.
+    /// Attachments of it this process holds (as recorded: see [`attach_count`]).
     pub attached: u64,
 }
 
 impl Segment {
-    fn from(shmid: u64, v: [u64; 5]) -> Self {
+    fn from(shmid: u64, v: [u64; 5], attached: u64) -> Self {
         Self {
             shmid: shmid as i32,
             key: v[0] as u32 as i32,
@@ -292,13 +418,233 @@ impl Segment {
             removed: v[2] & REMOVED != 0,
             creator: (v[2] >> 32) as i32,
             since: Stamp(v[3]),
-            attached: v[4],
+            attached,
         }
     }
 }
 
 fn seg_key(shmid: i32) -> u64 {
     shmid as u32 as u64
+}
+
+const COUNT: u64 = 0xffff_ffff;
+
+impl<const A: usize, const S: usize> Registry<A, S> {
+    const fn new() -> Self {
+        Self {
+            attachments: Table::new(),
+            segments: Table::new(),
+            untracked: AtomicU64::new(0),
+            untracked_live: AtomicU64::new(0),
+        }
+    }
+
+    /// The count word of `shmid`: in its segment slot, whatever the slot's state.
+    #[inline(always)]
+    fn held_word(&self, shmid: i32) -> &AtomicU64 {
+        &self.segments.slots[Table::<S, true>::home(seg_key(shmid))].held
+    }
+
+    /// Attachments of `shmid` recorded LIVE.
+    #[inline(always)]
+    fn held(&self, shmid: i32) -> u64 {
+        let w = self.held_word(shmid).load(Acquire);
+        if w >> 32 == seg_key(shmid) {
+            w & COUNT
+        } else {
+            0
+        }
+    }
+
+    /// One more attachment of `shmid`. A word that names another id is stale (the kernel
+    /// reused the index, so that segment is gone) and starts over.
+    #[inline(always)]
+    fn held_add(&self, shmid: i32) {
+        let id = seg_key(shmid) << 32;
+        let w = self.held_word(shmid);
+        // A compare-and-swap fails only when another thread's succeeded: lock-free.
+        let _ = w.fetch_update(AcqRel, Acquire, |cur| {
+            Some(if cur & !COUNT == id {
+                id | (cur & COUNT).saturating_add(1).min(COUNT)
+            } else {
+                id | 1
+            })
+        });
+    }
+
+    /// One attachment of `shmid` fewer; the count left (0 if the word names another id).
+    #[inline(always)]
+    fn held_sub(&self, shmid: i32) -> u64 {
+        let id = seg_key(shmid) << 32;
+        let r = self.held_word(shmid).fetch_update(AcqRel, Acquire, |cur| {
+            (cur & !COUNT == id && cur & COUNT > 0).then(|| cur - 1)
+        });
+        r.map_or(0, |was| (was & COUNT) - 1)
+    }
+
+    /// An attachment entry of `v` left LIVE (retired by one thread, so once): its segment
+    /// counts one fewer, and a segment marked for removal goes with its last one.
+    #[inline(always)]
+    fn attachment_gone(&self, v: &[u64; 5]) {
+        let shmid = v[0] as u32 as i32;
+        if self.held_sub(shmid) == 0 {
+            self.forget_if_removed(shmid);
+        }
+    }
+
+    /// Drops the entry of `shmid` if it is marked for removal and no attachment is held.
+    #[inline(always)]
+    fn forget_if_removed(&self, shmid: i32) {
+        let Some(seen) = self.segments.find(seg_key(shmid), LIVE) else {
+            return;
+        };
+        if seen.v[2] & REMOVED != 0 && self.held(shmid) == 0 {
+            self.segments.update(&seen, DEAD, |_| {});
+        }
+    }
+
+    // The seven arguments of the public `segment_got`, and the registry.
+    #[allow(clippy::too_many_arguments)]
+    fn segment_got(
+        &self,
+        shmid: i32,
+        key: i32,
+        size: u64,
+        mode: u32,
+        created: bool,
+        pid: i32,
+        now: Stamp,
+    ) {
+        let k = seg_key(shmid);
+        // Known already (got twice, or attached before): keep what it knows, learn what is new.
+        let known = self.segments.modify(
+            k,
+            |_| LIVE,
+            |v| {
+                v[0].store(key as u32 as u64, Relaxed);
+                if v[1].load(Relaxed) == 0 || created {
+                    v[1].store(size, Relaxed);
+                }
+                if created {
+                    v[2].store(
+                        u64::from(mode & 0o777) | CREATED | ((pid as u32 as u64) << 32),
+                        Relaxed,
+                    );
+                }
+            },
+        );
+        if known {
+            return;
+        }
+        let flags = u64::from(mode & 0o777)
+            | if created {
+                CREATED | ((pid as u32 as u64) << 32)
+            } else {
+                0
+            };
+        let v = [key as u32 as u64, size, flags, now.0, 0];
+        if self.segments.insert(k, v, true, false) == Put::Full {
+            self.untracked.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn segment(&self, shmid: i32) -> Option<Segment> {
+        let k = seg_key(shmid);
+        self.segments
+            .find(k, LIVE)
+            .map(|s| Segment::from(k, s.v, self.held(shmid)))
+    }
+
+    fn segment_removed(&self, shmid: i32) {
+        // The slot is this thread's (BUSY) until published: no atomic RMW needed.
+        self.segments.modify(
+            seg_key(shmid),
+            |_| LIVE,
+            |v| v[2].store(v[2].load(Relaxed) | REMOVED, Relaxed),
+        );
+        self.forget_if_removed(shmid);
+    }
+
+    #[inline(always)]
+    fn attached(
+        &self,
+        addr: usize,
+        shmid: i32,
+        flags: i32,
+        pid: i32,
+        now: Stamp,
+        size_unknown: impl FnOnce() -> u64,
+    ) {
+        let k = seg_key(shmid);
+        let seg = self.segments.find(k, LIVE);
+        let mut size = seg.map_or(0, |s| s.v[1]);
+        if size == 0 {
+            size = size_unknown();
+            if seg.is_some() && size != 0 {
+                self.segments
+                    .modify(k, |_| LIVE, |v| v[1].store(size, Relaxed));
+            }
+        }
+        if seg.is_none()
+            && self
+                .segments
+                .insert(k, [0, size, 0, now.0, 0], false, false)
+                == Put::Full
+        {
+            self.untracked.fetch_add(1, Relaxed);
+        }
+        // Counted before the entry is LIVE: whoever retires it, at once or not, subtracts
+        // from a count that already has it.
+        self.held_add(shmid);
+        let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
+        let v = [shmid as u32 as u64, size, packed, now.0, 0];
+        // Two live entries for one address need two inserts of it at once: the kernel hands
+        // an address to two attaches in a row only with SHM_REMAP (without it, a mapping
+        // must be gone before its address is given again, and the second insert finds the
+        // first's entry and replaces it). Only SHM_REMAP attaches pay for the check.
+        let remap = flags & libc::SHM_REMAP != 0;
+        match self.attachments.insert(addr as u64, v, true, remap) {
+            Put::Done { idx, tag, old } => {
+                // The kernel gave this address again: what the entry held is gone (its
+                // detach not yet recorded, or the mapping replaced with SHM_REMAP, or
+                // unmapped without rshm).
+                if let Some(old) = old {
+                    self.attachment_gone(&old);
+                }
+                if remap {
+                    let gone = |old: &[u64; 5]| self.attachment_gone(old);
+                    self.attachments
+                        .drop_duplicates(addr as u64, idx, tag, now.0, now.0, gone);
+                }
+            }
+            Put::Kept | Put::Full => {
+                self.held_sub(shmid);
+                self.untracked.fetch_add(1, Relaxed);
+                self.untracked_live.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn detached(&self, a: &Attachment, now: Stamp) {
+        if let Some(v) = self.attachments.retire(a.seen.idx, a.seen.tag, now.0) {
+            self.attachment_gone(&v);
+        }
+    }
+
+    fn untracked_detached(&self) -> bool {
+        self.untracked_live
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn attach_count(&self, shmid: i32) -> Option<u64> {
+        (self.untracked_live.load(Relaxed) == 0).then(|| self.held(shmid))
+    }
+
+    fn live_attachments(&self) -> usize {
+        self.attachments.count(LIVE) + self.untracked_live.load(Relaxed) as usize
+    }
 }
 
 /// Records a segment this process got from shmget. `created` says the call made it.
@@ -311,61 +657,26 @@ pub fn segment_got(
     pid: i32,
     now: Stamp,
 ) {
-    let k = seg_key(shmid);
-    // Known already (got twice, or attached before): keep its counts, learn what is new.
-    let known = SEGMENTS.modify(
-        k,
-        |_| LIVE,
-        |v| {
-            v[0].store(key as u32 as u64, Relaxed);
-            if v[1].load(Relaxed) == 0 || created {
-                v[1].store(size, Relaxed);
-            }
-            if created {
-                v[2].store(
-                    u64::from(mode & 0o777) | CREATED | ((pid as u32 as u64) << 32),
-                    Relaxed,
-                );
-            }
-        },
-    );
-    if known {
-        return;
-    }
-    let flags = u64::from(mode & 0o777)
-        | if created {
-            CREATED | ((pid as u32 as u64) << 32)
-        } else {
-            0
-        };
-    if !SEGMENTS.insert(k, [key as u32 as u64, size, flags, now.0, 0]) {
-        UNTRACKED.fetch_add(1, Relaxed);
-    }
+    REGISTRY.segment_got(shmid, key, size, mode, created, pid, now);
 }
 
 /// The segment `shmid`, if this process knows it.
 pub fn segment(shmid: i32) -> Option<Segment> {
-    SEGMENTS
-        .find(seg_key(shmid), LIVE)
-        .map(|s| Segment::from(seg_key(shmid), s.v))
+    REGISTRY.segment(shmid)
 }
 
 /// Records that this process marked `shmid` for removal; the entry goes when the last
 /// attachment held here goes (or now, if there is none).
 pub fn segment_removed(shmid: i32) {
-    SEGMENTS.modify(
-        seg_key(shmid),
-        |v| if v[4] == 0 { DEAD } else { LIVE },
-        |v| {
-            // The slot is this thread's (BUSY) until published: no atomic RMW needed.
-            v[2].store(v[2].load(Relaxed) | REMOVED, Relaxed);
-        },
-    );
+    REGISTRY.segment_removed(shmid);
 }
 
 /// Records an attachment at `addr` of segment `shmid`, made by process `pid`, and counts
 /// it on the segment. The segment's size comes from the segment table, or from
-/// `size_unknown` (asked only when the table does not know it).
+/// `size_unknown` (asked only when the table does not know it). An entry still LIVE at
+/// `addr` is an attachment the kernel no longer has (the address was given again): it is
+/// retired and uncounted.
+#[inline(always)]
 pub fn attached(
     addr: usize,
     shmid: i32,
@@ -374,82 +685,56 @@ pub fn attached(
     now: Stamp,
     size_unknown: impl FnOnce() -> u64,
 ) {
-    let k = seg_key(shmid);
-    let mut size = 0;
-    // The slot is this thread's (BUSY) inside `modify`: plain loads and stores suffice.
-    let counted = SEGMENTS.modify(
-        k,
-        |_| LIVE,
-        |v| {
-            v[4].store(v[4].load(Relaxed) + 1, Relaxed);
-            size = v[1].load(Relaxed);
-        },
-    );
-    if size == 0 {
-        size = size_unknown();
-        if counted && size != 0 {
-            SEGMENTS.modify(k, |_| LIVE, |v| v[1].store(size, Relaxed));
-        }
-    }
-    if !counted && !SEGMENTS.insert(k, [0, size, 0, now.0, 1]) {
-        UNTRACKED.fetch_add(1, Relaxed);
-    }
-    let packed = flags as u32 as u64 | ((pid as u32 as u64) << 32);
-    if !ATTACHMENTS.insert(addr as u64, [shmid as u32 as u64, size, packed, now.0, 0]) {
-        UNTRACKED.fetch_add(1, Relaxed);
-    }
+    REGISTRY.attached(addr, shmid, flags, pid, now, size_unknown);
 }
 
 /// The live attachment at `addr`.
+#[inline(always)]
 pub fn attachment(addr: usize) -> Option<Attachment> {
-    ATTACHMENTS
+    REGISTRY
+        .attachments
         .find(addr as u64, LIVE)
         .map(|s| Attachment::from(addr, s))
 }
 
 /// The most recent detached attachment at `addr`, if the registry still remembers it.
 pub fn detached_attachment(addr: usize) -> Option<Attachment> {
-    ATTACHMENTS
+    REGISTRY
+        .attachments
         .find(addr as u64, DEAD)
         .map(|s| Attachment::from(addr, s))
 }
 
-/// Records that `a` (as read before the detach) was detached. If the address was attached
-/// again meanwhile by another thread, that newer entry is left alone.
+/// Records that `a` (as read before the detach) was detached. If its entry changed
+/// meanwhile (another thread got the address from the kernel and recorded it), the thread
+/// that changed it has uncounted it already, and the newer entry is left alone.
+#[inline(always)]
 pub fn detached(a: &Attachment, now: Stamp) {
-    let done = ATTACHMENTS.update(&a.seen, DEAD, |v| v[4].store(now.0, Relaxed));
-    if !done {
-        return;
-    }
-    SEGMENTS.modify(
-        seg_key(a.shmid),
-        |v| {
-            if v[4] <= 1 && v[2] & REMOVED != 0 {
-                DEAD
-            } else {
-                LIVE
-            }
-        },
-        |v| {
-            let n = v[4].load(Relaxed);
-            v[4].store(n.saturating_sub(1), Relaxed);
-        },
-    );
+    REGISTRY.detached(a, now);
 }
 
-/// Attachments of `shmid` this process holds.
-pub fn attach_count(shmid: i32) -> u64 {
-    SEGMENTS.find(seg_key(shmid), LIVE).map_or(0, |s| s.v[4])
+/// Records a successful detach of an address the registry does not know. True if it may
+/// have been one of the attachments that did not fit (one fewer is then held); false if
+/// none is held, so the address was attached without rshm.
+pub fn untracked_detached() -> bool {
+    REGISTRY.untracked_detached()
 }
 
-/// How many attachments the registry holds (a scan: for reports and tests, not hot paths).
+/// Attachments of `shmid` this process holds, or `None` while an attachment that did not
+/// fit the registry is held (it may be of this segment: the count is then unknown).
+pub fn attach_count(shmid: i32) -> Option<u64> {
+    REGISTRY.attach_count(shmid)
+}
+
+/// How many attachments the registry holds, those that did not fit included (a scan: for
+/// reports and tests, not hot paths).
 pub fn live_attachments() -> usize {
-    ATTACHMENTS.count(LIVE)
+    REGISTRY.live_attachments()
 }
 
 /// Calls `f` for every live attachment (a scan).
 pub fn each_attachment(mut f: impl FnMut(&Attachment)) {
-    ATTACHMENTS.each(LIVE, |k, v| {
+    REGISTRY.attachments.each(LIVE, |k, v| {
         let seen = Seen { idx: 0, tag: 0, v };
         f(&Attachment::from(k as usize, seen))
     });
@@ -457,19 +742,45 @@ pub fn each_attachment(mut f: impl FnMut(&Attachment)) {
 
 /// Calls `f` for every known segment (a scan).
 pub fn each_segment(mut f: impl FnMut(&Segment)) {
-    SEGMENTS.each(LIVE, |k, v| f(&Segment::from(k, v)));
+    REGISTRY.segments.each(LIVE, |k, v| {
+        f(&Segment::from(k, v, REGISTRY.held(k as u32 as i32)))
+    });
 }
 
 /// Entries that did not fit (the tables were full along their probe chain).
 pub fn untracked() -> u64 {
-    UNTRACKED.load(Relaxed)
+    REGISTRY.untracked.load(Relaxed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
-    // The tables are process-wide; each test uses its own address range and ids.
+    // REGISTRY is process-wide; tests of it use their own address ranges and ids. The
+    // others make a registry of their own.
+
+    /// A registry of its own, on the heap (the full-size one is 10 MB: too big for a stack).
+    fn own<const A: usize, const S: usize>() -> Box<Registry<A, S>> {
+        // SAFETY: a registry is atomics only, and all-zero atomics are empty tables
+        // (`Registry::new()` is all zeros too).
+        unsafe { Box::<Registry<A, S>>::new_zeroed().assume_init() }
+    }
+
+    impl<const A: usize, const S: usize> Registry<A, S> {
+        fn attachment(&self, addr: usize) -> Option<Attachment> {
+            self.attachments
+                .find(addr as u64, LIVE)
+                .map(|s| Attachment::from(addr, s))
+        }
+
+        fn live_at(&self, addr: usize) -> usize {
+            let mut n = 0;
+            self.attachments
+                .each(LIVE, |k, _| n += usize::from(k == addr as u64));
+            n
+        }
+    }
 
     #[test]
     fn attach_then_detach_keeps_a_dead_record() {
@@ -477,12 +788,12 @@ mod tests {
         attached(addr, 900_001, 0, 1, Stamp(11), || 4096);
         let a = attachment(addr).expect("live");
         assert_eq!((a.shmid, a.size, a.attached), (900_001, 4096, Stamp(11)));
-        assert_eq!(attach_count(900_001), 1);
+        assert_eq!(attach_count(900_001), Some(1));
         detached(&a, Stamp(22));
         assert!(attachment(addr).is_none());
         let d = detached_attachment(addr).expect("dead record");
         assert_eq!((d.shmid, d.detached), (900_001, Stamp(22)));
-        assert_eq!(attach_count(900_001), 0);
+        assert_eq!(attach_count(900_001), Some(0));
     }
 
     #[test]
@@ -499,18 +810,34 @@ mod tests {
     }
 
     #[test]
+    fn a_reattach_before_the_detach_is_recorded_uncounts_the_old_segment() {
+        let r = own::<256, 64>();
+        let addr = 0x5180_0000_0000;
+        r.attached(addr, 7, 0, 1, Stamp(1), || 4096);
+        let old = r.attachment(addr).unwrap();
+        // The kernel detached 7 and gave the address to 8 before the detach was recorded.
+        r.attached(addr, 8, 0, 1, Stamp(2), || 4096);
+        assert_eq!((r.attach_count(7), r.attach_count(8)), (Some(0), Some(1)));
+        r.detached(&old, Stamp(3));
+        assert_eq!((r.attach_count(7), r.attach_count(8)), (Some(0), Some(1)));
+        assert_eq!(r.live_attachments(), 1);
+        r.detached(&r.attachment(addr).unwrap(), Stamp(4));
+        assert_eq!((r.attach_count(8), r.live_attachments()), (Some(0), 0));
+    }
+
+    #[test]
     fn removal_while_attached_keeps_the_segment_until_the_last_detach() {
         let id = 900_020;
         segment_got(id, 0x1234, 4096, 0o600, true, 77, Stamp(5));
         attached(0x5200_0000_0000, id, 0, 1, Stamp(6), || 4096);
         attached(0x5200_0001_0000, id, 0, 1, Stamp(6), || 4096);
-        assert_eq!(attach_count(id), 2);
+        assert_eq!(attach_count(id), Some(2));
         segment_removed(id);
         let s = segment(id).unwrap();
         assert!(s.removed && s.created);
         assert_eq!(
-            (s.key, s.size, s.mode, s.creator),
-            (0x1234, 4096, 0o600, 77)
+            (s.key, s.size, s.mode, s.creator, s.attached),
+            (0x1234, 4096, 0o600, 77, 2)
         );
         detached(&attachment(0x5200_0000_0000).unwrap(), Stamp(7));
         assert_eq!(segment(id).map(|s| s.attached), Some(1));
@@ -534,5 +861,137 @@ mod tests {
             detached(&attachment(base + i * 4096).unwrap(), Stamp(2));
         }
         assert!((0..5000).all(|i| attachment(base + i * 4096).is_none()));
+    }
+
+    #[test]
+    fn attachments_that_do_not_fit_make_counts_unknown_not_wrong() {
+        let r = own::<64, 64>();
+        let base = 0x5300_0000_0000usize;
+        let addrs: Vec<usize> = (0..100).map(|i| base + i * 4096).collect();
+        for &a in &addrs {
+            r.attached(a, 5, 0, 1, Stamp(1), || 4096);
+        }
+        let missed = r.untracked.load(Relaxed);
+        assert!(missed >= 36, "a table of 64 holds at most 64");
+        assert_eq!(
+            r.live_attachments(),
+            100,
+            "those that did not fit are counted"
+        );
+        assert_eq!(r.attach_count(5), None, "the count of segment 5 is unknown");
+        assert_eq!(
+            r.held(5),
+            100 - missed,
+            "and what it knows is not counted twice"
+        );
+        for &a in &addrs {
+            match r.attachment(a) {
+                Some(x) => r.detached(&x, Stamp(2)),
+                None => assert!(r.untracked_detached()),
+            }
+        }
+        assert!(!r.untracked_detached(), "no untracked attachment is left");
+        assert_eq!((r.attach_count(5), r.live_attachments()), (Some(0), 0));
+    }
+
+    #[test]
+    fn the_table_holds_every_attachment_the_kernel_allows_by_default() {
+        // More than vm.max_map_count's default (65530) allows, in the layouts mmap gives
+        // (pages next to each other, top down; 2 MB apart) and at random places.
+        let layouts: [&dyn Fn(usize) -> usize; 3] = [
+            &|i| 0x7f00_0000_0000 - i * 4096,
+            &|i| 0x7000_0000_0000 - i * (2 << 20),
+            &|i| {
+                let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                x ^= x >> 29;
+                x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                x ^= x >> 32;
+                ((x & 0x7fff_ffff_f000) | 0x1000) as usize
+            },
+        ];
+        for (n, at) in layouts.iter().enumerate() {
+            let r = own::<ATTACH_SLOTS, 64>();
+            for i in 0..65_536 {
+                r.attached(at(i), 3, 0, 1, Stamp(1), || 4096);
+            }
+            assert_eq!(r.untracked.load(Relaxed), 0, "layout {n}");
+            assert_eq!(
+                (r.attach_count(3), r.live_attachments()),
+                (Some(65_536), 65_536)
+            );
+            for i in 0..65_536 {
+                r.detached(&r.attachment(at(i)).expect("found"), Stamp(2));
+            }
+            assert_eq!((r.attach_count(3), r.live_attachments()), (Some(0), 0));
+        }
+    }
+
+    /// Threads attach and detach through a model kernel that hands out a few addresses,
+    /// so an address is given again while its detach is being recorded, over and over.
+    #[test]
+    fn threads_reusing_addresses_keep_the_count_exact() {
+        let r = own::<1024, 64>();
+        let base = 0x5400_0000_0000usize;
+        let taken: [AtomicBool; 3] = Default::default();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (r, taken) = (&r, &taken);
+                s.spawn(move || {
+                    for n in 0..50_000u64 {
+                        let shmid = 40 + (n % 2) as i32;
+                        // shmat: the first free address.
+                        let Some(i) = taken
+                            .iter()
+                            .position(|b| b.compare_exchange(false, true, AcqRel, Acquire).is_ok())
+                        else {
+                            continue;
+                        };
+                        let addr = base + i * 4096;
+                        r.attached(addr, shmid, 0, t, Stamp(n + 1), || 4096);
+                        let seen = r.attachment(addr).expect("its own attachment is found");
+                        assert_eq!(seen.shmid, shmid);
+                        // shmdt: the kernel lets the address go before it is recorded.
+                        taken[i].store(false, Release);
+                        r.detached(&seen, Stamp(n + 2));
+                    }
+                });
+            }
+        });
+        assert_eq!(r.live_attachments(), 0);
+        assert_eq!((r.attach_count(40), r.attach_count(41)), (Some(0), Some(0)));
+        assert_eq!(r.untracked.load(Relaxed), 0);
+    }
+
+    /// Threads attach at one address with SHM_REMAP (each replacing the last): however
+    /// their records interleave, one attachment is left, counted once.
+    #[test]
+    fn threads_remapping_one_address_leave_one_attachment() {
+        let r = own::<1024, 64>();
+        let addr = 0x5500_0000_0000usize;
+        for round in 0..200u64 {
+            std::thread::scope(|s| {
+                for t in 0..4u64 {
+                    let r = &r;
+                    s.spawn(move || {
+                        for n in 0..50 {
+                            let shmid = 50 + (t % 2) as i32;
+                            r.attached(
+                                addr,
+                                shmid,
+                                libc::SHM_REMAP,
+                                1,
+                                Stamp(round * 1000 + n),
+                                || 4096,
+                            );
+                        }
+                    });
+                }
+            });
+            assert_eq!(r.live_at(addr), 1, "round {round}");
+            let held = r.held(50) + r.held(51);
+            assert_eq!((held, r.live_attachments()), (1, 1), "round {round}");
+        }
+        r.detached(&r.attachment(addr).unwrap(), Stamp(1));
+        assert_eq!((r.held(50), r.held(51), r.live_attachments()), (0, 0, 0));
     }
 }

@@ -389,11 +389,13 @@ pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error>
     }
     match seen {
         Some(a) => registry::detached(&a, call.t0),
+        // One the registry had no room for: one fewer is held, and nothing to say.
+        None if registry::untracked_detached() => {}
         // The kernel detached an attachment rshm did not see being made (a raw system
-        // call, other code's shmat, or one the registry had no room for). Not looked up in
-        // /proc/self/maps: that read costs some 30 times the call. The library says so (the
-        // program mixes shmat and rshm_dt); the preload library, which observes a program
-        // whose raw system calls are its own business, does not.
+        // call, other code's shmat). Not looked up in /proc/self/maps: that read costs some
+        // 30 times the call. The library says so (the program mixes shmat and rshm_dt); the
+        // preload library, which observes a program whose raw system calls are its own
+        // business, does not.
         None if !api.observe => warning.foreign_address(addr),
         None => {}
     }
@@ -414,8 +416,9 @@ pub fn rmid<B: Backend>(api: &Api<B>, shmid: c_int) -> Result<(), Error> {
         },
     );
     let mut warning = call.check(validate::rmid(call.name, shmid))?;
-    let held = registry::attach_count(shmid);
-    if held > 0 {
+    // Unknown (None) while an attachment that did not fit the registry is held: then
+    // nothing is said rather than a number that may be wrong.
+    if let Some(held) = registry::attach_count(shmid).filter(|&n| n > 0) {
         warning.still_attached(shmid, held);
     }
     // SAFETY: IPC_RMID reads no buffer.
