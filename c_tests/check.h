@@ -4,6 +4,7 @@
 #define RSHM_CHECK_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,16 @@ __attribute__((unused)) static int guard(int shmid) {
 __attribute__((unused)) static key_t unique_key(void) {
     static int n;
     return (key_t)(0x40000000 | ((getpid() & 0x3fffff) << 8) | (++n & 0xff));
+}
+
+/* Writes `text` to the existing file `path` (a /proc/sys setting, say): 0, or -1. */
+__attribute__((unused)) static int write_file(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 /* This program's path, for re-executing itself. (Not "/proc/self/exe" itself: under

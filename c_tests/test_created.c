@@ -77,15 +77,6 @@ static int reopen_mode(void) {
     return 0;
 }
 
-static int write_text(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* In a pid namespace of its own: G1 makes the key's segment and exits; G2, given G1's pid
  * again (ns_last_pid), reopens it. Prints "key id pid1 pid2 id2". */
 static int pidreuse_mode(void) {
@@ -113,7 +104,7 @@ static int pidreuse_mode(void) {
         waitpid(g1, NULL, 0);
         char last[32];
         snprintf(last, sizeof last, "%d", (int)g1 - 1);
-        if (write_text("/proc/sys/kernel/ns_last_pid", last) != 0)
+        if (write_file("/proc/sys/kernel/ns_last_pid", last) != 0)
             _exit(2);
         pid_t g2 = fork();
         if (g2 == 0) {

@@ -45,15 +45,6 @@ static char want[512];
 /* A text with printf arguments, for the rows' expected sentences. */
 #define W(...) (snprintf(want, sizeof want, __VA_ARGS__), want)
 
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* Runs `fn(arg)` in a forked child (made ready by `setup`, which returns 0 when it could)
  * and adds its checks and rows to ours. Returns 0 if the child ran, -1 if `setup` failed. */
 static int in_child(int (*setup)(void), void (*fn)(void *), void *arg) {

@@ -10,15 +10,6 @@
 #include <sched.h>
 #include <sys/wait.h>
 
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* In the child: every failed check counts; 255 when no namespace of its own. */
 static int in_namespace(const char *parent_ns) {
     char ns[64] = {0};

@@ -8,15 +8,6 @@
 #include <sched.h>
 #include <sys/wait.h>
 
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* In the child, in its own IPC namespace; rshm has not run here yet, so it reads the
  * lowered limits. Returns the number of failed checks (255: could not set up). */
 static int in_namespace(void) {
