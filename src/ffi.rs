@@ -4,7 +4,7 @@
 use libc::{c_char, c_int, c_void, key_t, size_t};
 use rshm_core::__private::boundary::boundary;
 use rshm_core::__private::shm::{self, LIBRARY};
-use rshm_core::__private::{config, error, registry, report};
+use rshm_core::__private::{error, registry, report};
 
 /// Gets the identifier of the System V shared memory segment of `key`, creating it
 /// with `IPC_CREAT` (see shmget(2)). Returns the id, or -1 with errno set;
@@ -70,7 +70,7 @@ pub extern "C" fn rshm_version() -> *const c_char {
 /// Runs when the library is loaded (or the program starts, linked statically): reads the
 /// configuration, so that no call has to, inside a signal handler or racing a fork.
 extern "C" fn init() {
-    config::init_early(LIBRARY.default_level);
+    shm::init_early(&LIBRARY);
 }
 
 /// Runs at exit (and at dlclose): the exit report (`RSHM_REPORT=1`) and the count of

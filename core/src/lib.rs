@@ -96,7 +96,7 @@ pub mod __private {
     }
     /// The configuration read from the environment.
     pub mod config {
-        pub use crate::config::{Level, init_early};
+        pub use crate::config::Level;
     }
     /// The thread's last error, behind `rshm_last_error()`.
     pub mod error {
@@ -112,6 +112,6 @@ pub mod __private {
     }
     /// The four operations: validate -> backend -> registry -> log.
     pub mod shm {
-        pub use crate::shm::{Api, LIBRARY, attach, ctl, detach, get, rmid};
+        pub use crate::shm::{Api, LIBRARY, attach, ctl, detach, get, init_early, rmid};
     }
 }

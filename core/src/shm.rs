@@ -46,6 +46,14 @@ impl<B> Api<B> {
     }
 }
 
+/// What the library's and the preload library's constructors do, so that no call has to
+/// (inside a signal handler, or in each forked child): read the configuration, fill the pid
+/// cache, and read the limits (IPC_INFO, asked directly), which forked children inherit.
+pub fn init_early<B>(api: &Api<B>) {
+    config::init_early(api.default_level);
+    let _ = limits::get(&Direct);
+}
+
 /// The state of one call in progress: when it started and what it was asked.
 struct Call<'a, B: 'static> {
     api: &'a Api<B>,

@@ -10,7 +10,7 @@
 mod hooks;
 mod next;
 
-use rshm_core::__private::config::{self, Level};
+use rshm_core::__private::config::Level;
 use rshm_core::__private::report;
 use rshm_core::__private::shm::Api;
 
@@ -28,7 +28,7 @@ pub(crate) static PRELOAD: Api<next::Next> = Api {
 /// handler or races a fork).
 extern "C" fn init() {
     next::resolve();
-    config::init_early(PRELOAD.default_level);
+    rshm_core::__private::shm::init_early(&PRELOAD);
 }
 
 /// Runs at exit (and at dlclose): the exit report and the count of dropped log lines.
