@@ -327,6 +327,10 @@ fn own_fd(pid: i32) -> Option<(c_int, u32)> {
         if let Some(id) = fstat(fd) {
             if id.dev == DEV.load(Relaxed) && id.ino == INO.load(Relaxed) {
                 if OPENED_BY.load(Relaxed) == pid || !PID_IN_NAME.load(Relaxed) {
+                    // Still rshm's, in this process too (a forked child keeps its parent's
+                    // file when the name has no %p): the fast path again from now on.
+                    OPENED_BY.store(pid, Relaxed);
+                    SUSPECT.store(false, Relaxed);
                     return Some((fd, id.mode));
                 }
                 // A forked child: its own file. The inherited descriptor is rshm's (it is
