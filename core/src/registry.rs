@@ -33,7 +33,22 @@ const DEAD: u64 = 2;
 const BUSY: u64 = 3;
 const MAX_PROBE: usize = 32;
 /// How often an insert starts over after another thread took the slot it chose.
-const INSERT_TRIES: usize = 16;
+const INSERT_TRIES: usize = 64;
+
+/// Between two tries of an insert that met a slot another thread held: a pause, then,
+/// from the eighth try, the processor given up (the holder may have been preempted).
+/// Bounded: a signal handler that interrupted the holder on its own thread gives up after
+/// INSERT_TRIES, and the entry is counted as one that did not fit.
+fn backoff(attempt: usize) {
+    if attempt < 8 {
+        for _ in 0..(1 << attempt) {
+            core::hint::spin_loop();
+        }
+    } else {
+        // SAFETY: sched_yield takes no arguments.
+        unsafe { libc::sched_yield() };
+    }
+}
 
 /// Capacity of the attachment table: twice the mappings Linux allows a process by default
 /// (vm.max_map_count, 65530), so that the table is at most half full and every attachment
@@ -165,9 +180,13 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
     /// [`Table::drop_duplicates`]; otherwise a release store.
     #[inline(always)]
     fn insert(&self, key: u64, v: [u64; 5], replace_live: bool, seq_cst: bool) -> Put {
-        for _attempt in 0..INSERT_TRIES {
+        for attempt in 0..INSERT_TRIES {
+            if attempt > 0 {
+                backoff(attempt);
+            }
             let mut same = None;
             let mut free = None;
+            let mut busy = false;
             for idx in Self::probe(key) {
                 let s = &self.slots[idx];
                 let tag = s.tag.load(Acquire);
@@ -187,6 +206,7 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
                     LIVE if DIRECT => {
                         free.get_or_insert((idx, tag));
                     }
+                    BUSY => busy = true,
                     _ => {}
                 }
             }
@@ -194,6 +214,10 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
                 return Put::Kept;
             }
             let Some((idx, tag)) = same.or(free) else {
+                // A slot another thread holds for a moment may be the one: wait for it.
+                if busy {
+                    continue;
+                }
                 return Put::Full;
             };
             let s = &self.slots[idx];
