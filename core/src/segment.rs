@@ -251,24 +251,20 @@ impl Segment {
     /// ```
     pub fn stat(&self) -> Result<Stat, Error> {
         let id = self.id;
-        backend::stat(&LIBRARY.backend, id)
-            .map(|ds| Stat::from_kernel(&ds))
-            .map_err(|errno| {
-                let why = match errno {
-                    libc::EINVAL | libc::EIDRM => format!(
-                        "Segment::stat: no segment has id {id} (never made, or removed and destroyed)"
-                    ),
-                    libc::EACCES => format!(
-                        "Segment::stat: segment {id} does not grant this process read \
-                         permission, which IPC_STAT needs"
-                    ),
-                    _ => format!(
-                        "Segment::stat: the kernel refused IPC_STAT on segment {id} with {}",
-                        errno_name(errno)
-                    ),
-                };
-                Error::new(errno, why)
-            })
+        // The kernel asked directly, and a refusal explained as any IPC_STAT is.
+        caught(
+            backend::stat(&backend::Direct, id)
+                .map(|ds| Stat::from_kernel(&ds))
+                .map_err(|errno| {
+                    crate::explain::ctl(
+                        &backend::Direct,
+                        "Segment::stat",
+                        id,
+                        libc::IPC_STAT,
+                        errno,
+                    )
+                }),
+        )
     }
 
     /// Marks the segment for removal (`shmctl(IPC_RMID)`): the kernel destroys it when
