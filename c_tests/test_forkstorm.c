@@ -38,9 +38,9 @@ static size_t sysv_mappings(void) {
 }
 
 static int storm(void) {
-    alarm(120);
+    guard_alarm(120);
     for (int t = 0; t < THREADS; t++)
-        seg[t] = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        seg[t] = guard(rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
     void *held = rshm_at(seg[0], NULL, 0); /* one attachment that stays, for the counts */
     pthread_t th[THREADS];
     for (long t = 0; t < THREADS; t++)

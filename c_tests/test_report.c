@@ -9,8 +9,26 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 static int child(const char *mode) {
+    if (!strcmp(mode, "raw")) {
+        /* Attached with plain shmat, never through rshm, and held at exit. */
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        void *p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
+        if (p == (void *)-1 || shmctl(id, IPC_RMID, NULL) != 0)
+            return 2;
+        printf("%d %p\n", id, p);
+        return 0;
+    }
+    if (!strcmp(mode, "unreadable")) {
+        /* Made here write-only (0200): IPC_STAT needs read, which its owner lacks. */
+        int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0200);
+        if (id < 0)
+            return 2;
+        printf("%d\n", id);
+        return 0;
+    }
     int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
     void *p = rshm_at(id, NULL, 0);
     if (id < 0 || p == (void *)-1)
@@ -58,6 +76,21 @@ static int report_of(const char *log, int pid, char *out, size_t cap) {
     if (fp)
         fclose(fp);
     return n;
+}
+
+/* As another user when this runs as root: root reads any segment. */
+static void as_nobody(void) {
+    if (getuid() == 0 && setuid(65534) != 0)
+        _exit(126);
+}
+
+static int run_as(const char *mode, const char *log, char *out, size_t cap, void (*prepare)(void)) {
+    char *argv[] = {self, "child", (char *)mode, NULL};
+    const char *env[] = {"RSHM_REPORT", "1", "RSHM_LOG_FILE", log, NULL};
+    char err[4096];
+    fflush(stdout);
+    int st = spawn_capture(argv, env, prepare, out, cap, err, sizeof err);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static int run(const char *mode, const char *log, char *out, size_t cap, int *pid) {
@@ -143,6 +176,32 @@ int main(int argc, char **argv) {
               strstr(rep, ") still exists at exit; another process may still remove it\n") && !strstr(rep, "leak"),
           "it still exists, said at info level, never called a leak");
     CHECK(shmctl(id, IPC_RMID, NULL) == 0, "and another process (this one) removes it");
+    truncate(log, 0);
+
+    CHECK(run("raw", log, out, sizeof out, &pid) == 0 && sscanf(out, "%d %p", &id, &p) == 2, "raw child ran");
+    pid = first_pid(log, -1);
+    CHECK(report_of(log, pid, rep, sizeof rep) == 2, "an attachment made without rshm: two lines");
+    snprintf(want, sizeof want,
+             "segment %d at %p (attached without rshm) is still attached; the segment is marked for removal: the "
+             "kernel detaches it at exit and frees it with the last detach\n",
+             id, p);
+    CHECK(!strncmp(rep, want, strlen(want)), "listed from the kernel's view, as attached without rshm");
+    CHECK(shmctl(id, IPC_STAT, &(struct shmid_ds){0}) == -1, "and the kernel agrees: it went with the process");
+    truncate(log, 0);
+
+    /* Write-only for its owner: still listed, and said to be unreadable. */
+    chmod(log, 0666);
+    CHECK(run_as("unreadable", log, out, sizeof out, as_nobody) == 0 && sscanf(out, "%d", &id) == 1,
+          "unreadable child ran");
+    guard(id);
+    pid = first_pid(log, -1);
+    CHECK(report_of(log, pid, rep, sizeof rep) == 2, "a segment its owner cannot read: two lines");
+    snprintf(want, sizeof want, "segment %d (key IPC_PRIVATE, 4096 bytes, mode 0200, created here at ", id);
+    CHECK(!strncmp(rep, want, strlen(want)) &&
+              strstr(rep, ") still exists at exit (its state is not readable to this process); another process "
+                          "may still remove it\n"),
+          "still exists, and its state unreadable: as the kernel says (IPC_STAT EACCES)");
+    CHECK(shmctl(id, IPC_RMID, NULL) == 0, "it did exist: removed now");
     unlink(log);
     return check_done();
 }

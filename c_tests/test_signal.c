@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     (void)argc;
-    alarm(120); /* a deadlock ends the test instead of hanging it */
+    guard_alarm(120); /* a deadlock ends the test, its segments removed, instead of hanging it */
 
     loop_id = guard(rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
     CHECK(loop_id >= 0, "loop segment");

@@ -176,6 +176,20 @@ static int child(const char *mode) {
         printf(bad ? "bad\n" : "ok\n");
         return 0;
     }
+    if (!strcmp(mode, "gone")) {
+        /* Like a daemon, but the log's directory is gone when rshm must open it again. */
+        int bad = round_trip();
+        char sub[PATH_MAX], log[PATH_MAX + 8];
+        snprintf(sub, sizeof sub, "%s/sub", dir);
+        snprintf(log, sizeof log, "%s/x.log", sub);
+        unlink(log);
+        rmdir(sub);
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        bad += rounds(2);
+        printf(bad ? "bad\n" : "ok\n");
+        return 0;
+    }
     if (!strcmp(mode, "daemon")) {
         int bad = round_trip();
         for (int fd = 3; fd < 1024; fd++)
@@ -214,7 +228,7 @@ static void fifo_without_reader(void) {
     snprintf(want, sizeof want,
              "rshm: log file %s is a FIFO with no reader; lines are dropped and counted until one opens it\n", fifo);
     CHECK(!strncmp(err, want, strlen(want)), "the FIFO without reader is said");
-    CHECK(strstr(err, "rshm: 12 log line(s) were dropped in this process (the log could not take them within 50 ms)\n") !=
+    CHECK(strstr(err, "rshm: 12 log line(s) were dropped in this process (the log refused them, or could not take them within 50 ms)\n") !=
               NULL,
           "the 12 dropped lines are counted at exit");
     unlink(fifo);
@@ -245,6 +259,17 @@ static void a_full_pipe_is_bounded_and_counted(void) {
     CHECK(p && lost > 0 && lost < 120, "the next line that gets through says how many were lost");
     const char *line = strstr(out, "rshm ");
     CHECK(line && whole_lines(line) && strstr(line, " INFO rshm_get("), "and it is a whole line, the next call's");
+}
+
+static void a_full_pipe_counts_in_json_too(void) {
+    char out[8192], err[4096];
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FORMAT", "json", NULL};
+    int st = run("fill", env, NULL, out, sizeof out, err, sizeof err);
+    const char *k = strstr(out, ",\"lost\":");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && k && atoi(k + 8) > 0 && atoi(k + 8) < 120,
+          "JSON: the next line that gets through carries \"lost\": N");
+    CHECK(k && strstr(out, "{\"ts\":\"") && strstr(k, ",\"dur_ns\":") == k + strcspn(k + 1, ",") + 1,
+          "JSON: \"lost\" stands right before \"dur_ns\"");
 }
 
 static void no_foreign_descriptor_after_fork(void) {
@@ -324,6 +349,21 @@ static void a_daemon_keeps_its_trace(void) {
     unlink(path);
 }
 
+static void a_log_that_cannot_be_opened_again_is_said_once(void) {
+    char sub[PATH_MAX], log[PATH_MAX + 8], out[256], err[4096];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(log, sizeof log, "%s/x.log", sub);
+    CHECK(mkdir(sub, 0700) == 0, "a directory for the log");
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", log, NULL};
+    int st = run("gone", env, NULL, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && !strcmp(out, "ok\n"), "the log's directory gone: real results");
+    char want[PATH_MAX + 120];
+    snprintf(want, sizeof want, "rshm: cannot open log file %s again: ENOENT; log lines are being lost\n", log);
+    CHECK(count(err, want) == 1 && count(err, "cannot open log file") == 1, "said once, with the name and errno");
+    CHECK(strstr(err, "rshm: 8 log line(s) were dropped in this process") != NULL, "the 8 lines lost are counted at exit");
+    rmdir(sub);
+}
+
 static void small_file_limit(void) {
     struct rlimit r = {1000, 1000};
     setrlimit(RLIMIT_FSIZE, &r);
@@ -342,7 +382,7 @@ static void lines_are_whole_or_absent(void) {
     int kept = count(text, "\n");
     char want[160];
     snprintf(want, sizeof want,
-             "rshm: %d log line(s) were dropped in this process (the log could not take them within 50 ms)\n",
+             "rshm: %d log line(s) were dropped in this process (the log refused them, or could not take them within 50 ms)\n",
              12 - kept);
     CHECK(strstr(err, "rshm: writing the log failed (EFBIG); lines are dropped and counted\n") != NULL,
           "the failure is said once");
@@ -413,6 +453,7 @@ int main(int argc, char **argv) {
     fifo_without_reader();
     stderr_becomes_a_closed_pipe();
     a_full_pipe_is_bounded_and_counted();
+    a_full_pipe_counts_in_json_too();
     no_foreign_descriptor_after_fork();
     if (under_valgrind()) /* valgrind keeps descriptors of its own under a low limit */
         printf("skipped under valgrind: a reused low descriptor (RLIMIT_NOFILE 64)\n");
@@ -420,6 +461,7 @@ int main(int argc, char **argv) {
         a_reused_low_descriptor_gets_no_line();
     a_reused_high_descriptor_gets_no_line();
     a_daemon_keeps_its_trace();
+    a_log_that_cannot_be_opened_again_is_said_once();
     lines_are_whole_or_absent();
     the_name_is_kept_byte_for_byte();
     switch_words();

@@ -394,5 +394,54 @@ make -s uninstall PREFIX=/usr/local DESTDIR="$stage" >"$tmp/uninstall3.log" 2>&1
 check "uninstall with the same DESTDIR leaves the stage empty" \
     sh -c "cat '$tmp/uninstall3.log'; find '$stage' -mindepth 1 -print; [ -z \"\$(find '$stage' -mindepth 1 -print)\" ]"
 
+# What `make` and `make demo` say, checked against what the machine really has.
+prereqs_without_tools() { # nothing on PATH but sh, sed, awk: every tool named, with its package
+    mkdir -p "$tmp/bare"
+    for t in sh sed awk; do ln -sf "$(command -v $t)" "$tmp/bare/$t"; done
+    out=$(PATH="$tmp/bare" sh scripts/prereqs.sh test 2>&1); rc=$?
+    echo "$out"
+    [ "$rc" -eq 1 ] &&
+        echo "$out" | grep -qx "make: missing cargo (Rust's build tool, Rust >= 1.85): install Debian's cargo (if it is 1.85 or newer; else rustup)" &&
+        echo "$out" | grep -qx "make: missing c++ (the C++ compiler, for the header's C++ check and the C++ test): install Debian's g++ (or clang)" &&
+        echo "$out" | grep -qx "make: missing ipcs (lists segments for the leak check): install Debian's util-linux" &&
+        echo "$out" | grep -q "^make: [0-9]* prerequisite(s) missing or too old; see README.md, Prerequisites$"
+}
+check "a missing tool is named with its Debian package, and make stops" prereqs_without_tools
+old_rustc() { # a rustc that says 1.70: refused
+    mkdir -p "$tmp/oldrust"
+    printf '#!/bin/sh\necho "rustc 1.70.0 (90c541806 2023-05-31)"\n' > "$tmp/oldrust/rustc"
+    chmod +x "$tmp/oldrust/rustc"
+    out=$(PATH="$tmp/oldrust:$PATH" sh scripts/prereqs.sh build 2>&1); rc=$?
+    echo "$out"
+    [ "$rc" -eq 1 ] && echo "$out" | grep -q "^make: rustc is rustc 1.70.0 .*; rshm needs Rust >= 1.85"
+}
+check "a Rust older than 1.85 is refused" old_rustc
+spaced_prefix() { # a PREFIX with a space: refused before anything is written
+    mkdir -p "$tmp/sp"
+    echo keep > "$tmp/sp/my"
+    out=$(make -s install PREFIX="$tmp/sp/my apps" 2>&1); rc1=$?
+    out2=$(make -s uninstall PREFIX="$tmp/sp/my apps" 2>&1); rc2=$?
+    echo "$out"; echo "$out2"
+    [ "$rc1" -ne 0 ] && [ "$rc2" -ne 0 ] && [ "$(cat "$tmp/sp/my")" = keep ] &&
+        [ "$(ls "$tmp/sp")" = my ] && echo "$out" | grep -q "hold(s) a space, which make cannot quote"
+}
+check "install and uninstall refuse a PREFIX with a space, and touch nothing" spaced_prefix
+demo_leaves_a_foreign_segment() { # the demo's key taken by a segment not the demo's: left alone
+    make -s target/demo/writer target/demo/reader >/dev/null 2>&1 || return 1
+    id=$(perl -e 'my $id = shmget(0x52534d31, 8192, 01600); print defined $id ? $id : ""') || true
+    [ -n "$id" ] || { echo "ipcmk could not make key 0x52534d31"; return 1; }
+    out=$(sh examples/demo.sh target/demo target/release 2>&1); rc=$?
+    still=$(ipcs -m | awk -v id="$id" '$2 == id' | wc -l)
+    ipcrm -m "$id"
+    echo "$out"
+    [ "$rc" -eq 1 ] && [ "$still" -eq 1 ] &&
+        echo "$out" | grep -q "^demo: key 0x52534d31 already has a segment (owner and size: $(id -un) 8192) that is not this demo's;"
+}
+if [ "${RSHM_TEST_IPCNS:-}" = private ]; then
+    check "make demo leaves a segment of its key that is not its own alone, and says why" demo_leaves_a_foreign_segment
+else
+    skip "make demo and a foreign segment of its key" "not in a private IPC namespace (the key may be another program's)"
+fi
+
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

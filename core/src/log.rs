@@ -91,7 +91,7 @@ pub struct Stamp {
     pub pid: i32,
     /// Thread id.
     pub tid: i32,
-    /// Lines the sink dropped before this one (it could not take them in time), reported
+    /// Lines the sink dropped before this one (it refused them, or could not take them in time), reported
     /// once by the next line that gets through.
     pub lost: u64,
 }

@@ -31,7 +31,7 @@ pub fn at_exit<B: Backend>(api: &Api<B>) {
     if lost > 0 {
         let c = config::get(api.default_level);
         let msg = Msg::from_fmt(format_args!(
-            "{lost} log line(s) were dropped in this process (the log could not take them within {} ms)",
+            "{lost} log line(s) were dropped in this process (the log refused them, or could not take them within {} ms)",
             crate::sink::WAIT_MS
         ));
         line(&c, Level::Error, lost as usize, &msg);
