@@ -7,8 +7,9 @@ set -u
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 # The tests set rshm's variables themselves: none of the caller's may leak into them.
+# (RSHM_TEST_* are the tests' own settings, such as CI's RSHM_TEST_REQUIRE_ALL=1.)
 for v in $(env | sed -n 's/^\(RSHM_[A-Za-z0-9_]*\)=.*/\1/p'); do
-    [ "$v" = RSHM_TEST_IPCNS ] || unset "$v"
+    case $v in RSHM_TEST_*) ;; *) unset "$v" ;; esac
 done
 unset LD_PRELOAD
 

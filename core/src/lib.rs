@@ -60,6 +60,7 @@ pub(crate) mod boundary;
 pub(crate) mod buf;
 pub(crate) mod clock;
 pub(crate) mod config;
+pub(crate) mod created;
 pub(crate) mod error;
 pub(crate) mod explain;
 pub(crate) mod hot;

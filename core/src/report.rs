@@ -111,7 +111,11 @@ pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
         }
         held += 1;
 
-        let fate = match backend::stat(&backend::Direct, shmid) {
+        // (SHM_STAT_ANY when the mode denies this process read access.)
+        let ds = backend::stat_any(&backend::Direct, shmid);
+        // The segment's size as the kernel has it; the registry's if the kernel will not say.
+        let size = ds.map_or(0, |ds| ds.shm_segsz as u64);
+        let fate = match ds {
             Ok(ds) if ds.shm_perm.mode & SHM_DEST != 0 => {
                 "; the segment is marked for removal: the kernel detaches it at exit and frees it with the last detach"
             }
@@ -121,13 +125,13 @@ pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
             Some(a) if a.pid == pid => Msg::from_fmt(format_args!(
                 "segment {shmid} at {} ({} bytes, attached here at {}) is still attached{fate}",
                 Addr(start),
-                a.size,
+                if size != 0 { size } else { a.size },
                 Wall(a.attached)
             )),
             Some(a) => Msg::from_fmt(format_args!(
                 "segment {shmid} at {} ({} bytes, inherited: attached by pid {} at {}) is still attached{fate}",
                 Addr(start),
-                a.size,
+                if size != 0 { size } else { a.size },
                 a.pid,
                 Wall(a.attached)
             )),

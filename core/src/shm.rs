@@ -4,6 +4,7 @@
 use crate::backend::{self, Backend, Direct, FAILED, Syscall};
 use crate::clock;
 use crate::config::{self, Config, Level};
+use crate::created;
 use crate::error::{self, Error, Msg, errno};
 use crate::explain;
 use crate::limits;
@@ -211,14 +212,12 @@ fn announce(cfg: &Config) {
 
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
 ///
-/// Whether the call made the segment ("created" in the log and the registry) is exact:
-/// `IPC_PRIVATE` and `IPC_CREAT|IPC_EXCL` make one when they succeed, a call without
-/// `IPC_CREAT` never does, and get-or-create on a named key (`IPC_CREAT` alone) is made as
-/// `IPC_CREAT|IPC_EXCL` then, if the key has a segment, a lookup without `IPC_CREAT` (the
-/// program gets what its own call would have given): one system call when it makes the
-/// segment, two when it finds one, exact whatever other threads or processes do meanwhile.
-/// When it finds a segment it asks IPC_STAT (directly) for the owner, for the squatting
-/// warning, unless this process made that segment or the warning would go nowhere.
+/// The program's call reaches the backend exactly as it was made. Whether it made the
+/// segment ("created") is decided around it by [`created`], with rshm's own direct
+/// questions, and only when something shows it (a log line at warn or above, the exit
+/// report, `RSHM_STRICT`); otherwise nothing is asked and it is recorded as found. When a
+/// get-or-create finds another user's segment, its owner (asked directly, unless already
+/// known) serves the squatting warning.
 #[inline(always)]
 pub fn get<B: Backend>(
     api: &Api<B>,
@@ -240,21 +239,22 @@ pub fn get<B: Backend>(
         );
         return Err(call.failed(e));
     }
-    let get_or_create = key != libc::IPC_PRIVATE && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT;
-    let (id, created) = call.kernel(|| {
-        if get_or_create {
-            get_or_create_exactly(&api.backend, key, size, flags)
-        } else {
-            let id = api.backend.shmget(key, size, flags);
-            // A private key always makes a segment; IPC_CREAT|IPC_EXCL succeeds only by making
-            // one; without IPC_CREAT a named key is only looked up.
-            let made =
-                key == libc::IPC_PRIVATE || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL;
-            (id, made)
-        }
-    });
+    let named = key != libc::IPC_PRIVATE;
+    let excl = flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL;
+    let get_or_create = named && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT;
+    let shown = Level::Warn <= call.cfg.level() || call.cfg.report() || call.cfg.strict();
+    // A creating call on a named key takes its place in the window of such calls (see
+    // `created`), and a get-or-create first asks whether the key has a segment.
+    let window = (shown && named && flags & IPC_CREAT != 0)
+        .then(|| created::Window::enter(config::getpid()));
+    let found = match window {
+        Some(_) if get_or_create => created::before(key),
+        _ => None,
+    };
+    let id = call.kernel(|| api.backend.shmget(key, size, flags));
     if id < 0 {
         let e = errno();
+        drop(window);
         if matches!(e, EINVAL | ENOSPC) {
             // The explanation names limits: as they are now.
             lim = limits::reread();
@@ -262,17 +262,28 @@ pub fn get<B: Backend>(
         let e = explain::get(&Direct, call.name, key, size, flags, &lim, e);
         return Err(call.failed(e));
     }
+    let (made, mut ds) = match &window {
+        Some(w) if get_or_create => created::decide(w, found, id),
+        // IPC_CREAT|IPC_EXCL succeeds only by making one: its claim keeps an overlapping
+        // get-or-create of this process from taking the segment for its own.
+        Some(w) => {
+            w.claim(id);
+            (true, None)
+        }
+        // A private key always makes a segment; without IPC_CREAT one is only looked up.
+        None => (!named || excl, None),
+    };
+    drop(window);
     let pid = config::getpid();
-    if get_or_create && !created && (Level::Warn <= call.cfg.level() || call.cfg.strict()) {
+    if get_or_create && !made && (Level::Warn <= call.cfg.level() || call.cfg.strict()) {
         // Found where one was to be made: another user's segment may be a squatter's. (Not
         // asked when this process made the segment, nor when the warning would go nowhere.)
         let made_here = registry::segment(id).is_some_and(|s| s.created);
         let me = euid();
-        let owner = if made_here {
-            None
-        } else {
-            backend::stat_any(&Direct, id).ok()
-        };
+        if ds.is_none() && !made_here {
+            ds = backend::stat_any(&Direct, id).ok();
+        }
+        let owner = ds.filter(|_| !made_here);
         if let Some(ds) = owner.filter(|ds| ds.shm_perm.uid != me && ds.shm_perm.cuid != me) {
             warning.squatted(key, ds.shm_perm.uid);
             if call.cfg.strict() {
@@ -289,54 +300,12 @@ pub fn get<B: Backend>(
         key,
         size as u64,
         (flags & 0o777) as u32,
-        created,
+        made,
         pid,
         call.t0,
     );
-    call.done(Ret::Created(id.into(), created), &warning);
+    call.done(Ret::Created(id.into(), made), &warning);
     Ok(id)
-}
-
-/// How many times [`get_or_create_exactly`] tries before it makes the program's call as it is.
-const GET_OR_CREATE_ROUNDS: usize = 8;
-
-/// shmget(key, size, IPC_CREAT|mode) on a named key, made so that rshm knows whether this
-/// call made the segment: as shmget(IPC_CREAT|IPC_EXCL) and, if the key has a segment
-/// (EEXIST), as the plain lookup shmget(key, size, flags without IPC_CREAT). The program
-/// gets what its own call would have given: for an existing segment the kernel makes the
-/// same size and permission checks on the lookup (EINVAL, EACCES); a segment removed
-/// between the two (the lookup's ENOENT) is tried again, as the program's call would have
-/// made one; errno is left as it was on success. Returns the id (or -1 and errno) and
-/// whether this call made the segment. Both calls reach the backend, as the program's
-/// call would. Under a storm of removals of the key's segment by others, after
-/// [`GET_OR_CREATE_ROUNDS`] tries, the program's call is made as it is and counted as a
-/// lookup.
-fn get_or_create_exactly<B: Backend>(
-    b: &B,
-    key: key_t,
-    size: usize,
-    flags: c_int,
-) -> (c_int, bool) {
-    let before = errno();
-    for _ in 0..GET_OR_CREATE_ROUNDS {
-        let id = b.shmget(key, size, flags | IPC_EXCL);
-        if id >= 0 {
-            return (id, true);
-        }
-        if errno() != libc::EEXIST {
-            return (-1, false);
-        }
-        let id = b.shmget(key, size, flags & !IPC_CREAT);
-        if id >= 0 {
-            crate::error::set_errno(before);
-            return (id, false);
-        }
-        if errno() != libc::ENOENT {
-            return (-1, false);
-        }
-    }
-    crate::error::set_errno(before);
-    (b.shmget(key, size, flags), false)
 }
 
 fn euid() -> u32 {
@@ -366,19 +335,11 @@ pub unsafe fn attach<B: Backend>(
         let e = explain::at(&Direct, call.name, shmid, addr, flags, lba, errno());
         return Err(call.failed(e));
     }
-    registry::attached(p, shmid, flags, config::getpid(), call.t0, || {
-        size_from_kernel(shmid)
-    });
+    // The size is the registry's if it knows the segment; not asked of the kernel
+    // otherwise (the exit report asks it when it needs it).
+    registry::attached(p, shmid, flags, config::getpid(), call.t0, || 0);
     call.done(Ret::Addr(p), &warning);
     Ok(p)
-}
-
-/// The size of a segment this process has not seen yet (0 if the kernel will not say):
-/// IPC_STAT, asked directly.
-#[cold]
-#[inline(never)]
-fn size_from_kernel(shmid: c_int) -> u64 {
-    backend::stat(&Direct, shmid).map_or(0, |ds| ds.shm_segsz as u64)
 }
 
 /// shmdt: detaches the segment attached at `addr`. The address is never read.
@@ -461,94 +422,4 @@ pub unsafe fn ctl<B: Backend>(
     }
     call.done(Ret::Int(r.into()), &Warnings::default());
     Ok(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    /// A kernel whose key has a segment or not, scripted call by call: each shmget
-    /// consumes one answer, and the flags it was asked with are kept.
-    struct Script {
-        answers: Mutex<Vec<(c_int, c_int)>>,
-        asked: Mutex<Vec<c_int>>,
-    }
-
-    impl Script {
-        fn new(answers: &[(c_int, c_int)]) -> Self {
-            Script {
-                answers: Mutex::new(answers.iter().rev().copied().collect()),
-                asked: Mutex::new(Vec::new()),
-            }
-        }
-    }
-
-    impl Backend for Script {
-        fn shmget(&self, _key: key_t, _size: usize, flags: c_int) -> c_int {
-            self.asked.lock().unwrap().push(flags);
-            let (ret, e) = self.answers.lock().unwrap().pop().unwrap();
-            if ret < 0 {
-                crate::error::set_errno(e);
-            }
-            ret
-        }
-        unsafe fn shmat(&self, _: c_int, _: usize, _: c_int) -> usize {
-            unreachable!()
-        }
-        unsafe fn shmdt(&self, _: usize) -> c_int {
-            unreachable!()
-        }
-        unsafe fn shmctl(&self, _: c_int, _: c_int, _: *mut libc::shmid_ds) -> c_int {
-            unreachable!()
-        }
-    }
-
-    const CREAT: c_int = IPC_CREAT | 0o600;
-
-    #[test]
-    fn get_or_create_makes_the_segment_with_ipc_excl() {
-        let k = Script::new(&[(7, 0)]);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (7, true));
-        assert_eq!(*k.asked.lock().unwrap(), [CREAT | IPC_EXCL]);
-    }
-
-    #[test]
-    fn get_or_create_of_an_existing_segment_is_a_lookup_and_leaves_errno_alone() {
-        let k = Script::new(&[(-1, libc::EEXIST), (7, 0)]);
-        crate::error::set_errno(1234);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (7, false));
-        assert_eq!(
-            crate::error::errno(),
-            1234,
-            "EEXIST never reaches the program"
-        );
-        assert_eq!(*k.asked.lock().unwrap(), [CREAT | IPC_EXCL, 0o600]);
-    }
-
-    #[test]
-    fn get_or_create_gives_the_lookups_error_as_the_programs_call_would() {
-        let k = Script::new(&[(-1, libc::EEXIST), (-1, libc::EACCES)]);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (-1, false));
-        assert_eq!(crate::error::errno(), libc::EACCES);
-        let k = Script::new(&[(-1, libc::ENOSPC)]);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (-1, false));
-        assert_eq!(crate::error::errno(), libc::ENOSPC);
-    }
-
-    #[test]
-    fn a_segment_removed_between_the_two_calls_is_made_again() {
-        // EEXIST, then the segment goes (ENOENT): the program's call would have made one.
-        let k = Script::new(&[(-1, libc::EEXIST), (-1, libc::ENOENT), (9, 0)]);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (9, true));
-        // Endless removals: after the bounded tries, the program's call as it is.
-        let mut storm = Vec::new();
-        for _ in 0..GET_OR_CREATE_ROUNDS {
-            storm.extend([(-1, libc::EEXIST), (-1, libc::ENOENT)]);
-        }
-        storm.push((11, 0));
-        let k = Script::new(&storm);
-        assert_eq!(get_or_create_exactly(&k, 0x1234, 4096, CREAT), (11, false));
-        assert_eq!(k.asked.lock().unwrap().last(), Some(&CREAT));
-    }
 }

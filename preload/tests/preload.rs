@@ -709,26 +709,54 @@ fn another_interposer_after_rshm_is_called_not_gone_around() {
     let chain = format!("{}:{}", preload_so().display(), counter.display());
     let mut env = json_env(&log);
     env.push(("LD_PRELOAD", chain));
+    // Everything that makes rshm ask the kernel questions of its own: every line logged,
+    // the exit report, strict mode (the squatting check).
+    env.push(("RSHM_LOG", "debug".into()));
+    env.push(("RSHM_REPORT", "1".into()));
+    env.push(("RSHM_STRICT", "1".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run(&prog, &[], &env, false);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "through the chain\nshmdt 0, IPC_RMID 0, shmdt again -1 EINVAL\n"
+        "through the chain\nshmdt 0, IPC_RMID 0, shmdt again -1 EINVAL\n\
+         same id 1 1, IPC_CREAT|IPC_EXCL -1 EEXIST, IPC_RMID 0\n"
     );
+    let facts = facts(&out);
     assert_eq!(
-        facts(&out).get("interposed").map(String::as_str),
-        // The program's five calls, exactly: rshm's own IPC_INFO (the limits, read once)
-        // goes straight to the kernel.
-        Some("get=1 at=1 dt=2 rmid=1 info=0 other=0"),
+        facts.get("interposed").map(String::as_str),
+        // The program's ten calls, exactly: rshm's own questions (IPC_INFO for the limits,
+        // the lookup before a get-or-create, the creator's pid, the owner) go straight to
+        // the kernel.
+        Some("get=5 at=1 dt=2 rmid=2 info=0 other=0"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let calls: Vec<String> = log
+    // Each shmget reached the next library as the program made it (size/flags in octal).
+    assert_eq!(
+        facts.get("shmgets").map(String::as_str),
+        Some("4096/1600,4096/1600,4096/1600,0/0,4096/3600")
+    );
+    let lines: Vec<_> = log
         .json()
-        .iter()
-        .map(|l| get(l, "call").to_string())
+        .into_iter()
+        .filter(|l| get(l, "call") != "config" && get(l, "call") != "report")
         .collect();
-    assert_eq!(calls, ["shmget", "shmat", "shmdt", "shmctl", "shmdt"]);
+    let calls: Vec<&str> = lines.iter().map(|l| get(l, "call")).collect();
+    assert_eq!(
+        calls,
+        [
+            "shmget", "shmat", "shmdt", "shmctl", "shmdt", "shmget", "shmget", "shmget", "shmget",
+            "shmctl"
+        ]
+    );
+    // And "created" is still exact: the private key and the first get-or-create made a
+    // segment; the second, the lookup and the refused IPC_EXCL did not.
+    let created: Vec<&str> = lines
+        .iter()
+        .filter(|l| get(l, "call") == "shmget")
+        .map(|l| get(l, "created"))
+        .collect();
+    assert_eq!(created, ["true", "true", "false", "false", "<absent>"]);
 }
 
 #[test]
@@ -1216,4 +1244,90 @@ fn real_client_patterns_give_no_warning() {
             "{prog:?}: no exit report"
         );
     }
+}
+
+/// rshm's own questions to the kernel are the ones the README lists, each where it says:
+/// strace shows every shm system call of the process, the program's and rshm's.
+#[test]
+fn rshms_own_questions_are_the_listed_ones() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(
+            std::env::var("RSHM_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+            "strace is missing (RSHM_TEST_REQUIRE_ALL=1 requires it)"
+        );
+        eprintln!("skipped: strace is not installed");
+        return;
+    }
+    let prog = build("questions");
+    let log = Log::new("questions");
+    let trace = tmp().join(format!("questions.{}.strace", std::process::id()));
+    let mut env = json_env(&log);
+    env.push(("LD_PRELOAD", preload_so().display().to_string()));
+    env.push(("RSHM_LOG", "info".into()));
+    let mut c = Command::new("strace");
+    c.args(["-qq", "-e", "trace=ipc", "-o"])
+        .arg(&trace)
+        .arg(&prog);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RSHM_") || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let out = c.output().unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    let (key, unseen, private, made) = (words[1], words[3], words[4], words[5]);
+    assert_eq!(&words[6..], ["same", "1", "rmid", "0"], "{stdout}");
+    // Each system call as strace shows it, up to its result, with a structure shown as
+    // "{..}" and an address (0x7...) as "ADDR".
+    let shown: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("shm"))
+        .map(|l| {
+            let mut call = l.split(" = ").next().unwrap_or(l).trim_end().to_string();
+            if let (Some(a), Some(b)) = (call.find('{'), call.rfind('}')) {
+                call.replace_range(a..=b, "{..}");
+            }
+            call.split(", ")
+                .map(|w| match w.find("0x7") {
+                    Some(i) if w.len() - i > 10 => {
+                        format!("{}ADDR{}", &w[..i], if w.ends_with(')') { ")" } else { "" })
+                    }
+                    _ => w.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    let expected = [
+        // The constructor: the limits (IPC_INFO), once per process.
+        "shmctl(0, IPC_INFO, {..})".to_string(),
+        // The program's raw system call, its attach and detach: nothing asked (the
+        // attachment's size is not looked up).
+        "shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600)".to_string(),
+        format!("shmat({unseen}, NULL, 0)"),
+        "shmdt(ADDR)".to_string(),
+        // A private key: nothing asked.
+        "shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600)".to_string(),
+        // Get-or-create of a key without a segment: the lookup before, the program's call,
+        // the creator's pid after.
+        format!("shmget({key}, 0, 000)"),
+        format!("shmget({key}, 4096, IPC_CREAT|0600)"),
+        format!("shmctl({made}, IPC_STAT, {{..}})"),
+        // Of the same key again: the lookup before finds the id the call returns.
+        format!("shmget({key}, 0, 000)"),
+        format!("shmget({key}, 4096, IPC_CREAT|0600)"),
+        format!("shmctl({made}, IPC_RMID, NULL)"),
+        format!("shmctl({private}, IPC_RMID, NULL)"),
+        format!("shmctl({unseen}, IPC_RMID, NULL)"),
+    ];
+    assert_eq!(shown, expected, "strace:\n{text}");
 }
