@@ -7,12 +7,14 @@
  * rows per call. (The preload library's rows are in preload/tests/preload.rs.) */
 #define _GNU_SOURCE
 #include "check.h"
+#include "inject.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -385,10 +387,81 @@ static void at_rows(void) {
     printf("EIDRM race: %s\n", met ? "met" : "not met in 20000 rounds (row skipped)");
 }
 
+/* ---- causes that cannot be provoked for real (c_tests/inject.h says why) ---- */
+
+#define INJECT_SIZE 12289u
+
+static int injecting(void) {
+    return inject(INJECT_SIZE, ENFILE, 0xffffffffu, EOVERFLOW);
+}
+
+static void injected_rows(void *arg) {
+    (void)arg;
+    ROW(GET, rshm_get(IPC_PRIVATE, INJECT_SIZE, IPC_CREAT | 0600) == -1, ENFILE,
+        "rshm_get: the system-wide limit on open files is reached",
+        "ENFILE: the system's file table is full (a seccomp filter's refusal)");
+}
+
+/* ---- memory ---- */
+
+/* More memory than this machine has, under the kernel's heuristic (0) or strict (2)
+ * overcommit policy: shmget reserves it, and refuses. */
+static void get_enomem(void) {
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1)
+            mode = -1;
+        fclose(f);
+    }
+    if (mode != 0 && mode != 2)
+        return;
+    ROW(GET, guard(rshm_get(IPC_PRIVATE, (size_t)1 << 42, IPC_CREAT | 0600)) == -1, ENOMEM,
+        "rshm_get: the kernel could not allocate 4398046511104 bytes for a new segment (out of memory, or the "
+        "overcommit limit)",
+        "ENOMEM: more memory than the overcommit policy allows");
+}
+
+/* RLIMIT_AS at what the process maps now plus 16 MiB: a 256 MiB segment has no room. */
+static int big_id;
+
+static int capped(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        sscanf(line, "VmSize: %llu", &kb);
+    if (f)
+        fclose(f);
+    struct rlimit r = {.rlim_cur = (kb << 10) + (16 << 20), .rlim_max = (kb << 10) + (16 << 20)};
+    return kb == 0 ? -1 : setrlimit(RLIMIT_AS, &r);
+}
+
+static void capped_rows(void *arg) {
+    (void)arg;
+    struct rlimit r;
+    getrlimit(RLIMIT_AS, &r);
+    ROW(AT, rshm_at(big_id, NULL, 0) == (void *)-1, ENOMEM,
+        W("rshm_at: no room in the address space to attach segment %d (268435456 bytes) within this process's "
+          "RLIMIT_AS (%llu bytes)",
+          big_id, (unsigned long long)r.rlim_cur),
+        "ENOMEM: no room under RLIMIT_AS");
+}
+
 int main(void) {
     get_rows();
     get_hugetlb_enomem();
+    get_enomem();
     at_rows();
+    /* (Valgrind maps its own memory under the process's limits, and runs no seccomp
+     * filter of ours: these rows run natively.) */
+    if (!under_valgrind()) {
+        CHECK(in_child(injecting, injected_rows, NULL) == 0, "rows of a seccomp filter's refusals");
+        big_id = guard(rshm_get(IPC_PRIVATE, 256 << 20, IPC_CREAT | 0600));
+        CHECK(big_id >= 0, "a 256 MiB segment");
+        CHECK(in_child(capped, capped_rows, NULL) == 0, "rows under RLIMIT_AS");
+        CHECK(rshm_rmid(big_id) == 0, "remove it");
+    }
     if (getuid() == 0) {
         struct theirs t = {.key = unique_key()};
         t.id0600 = guard(rshm_get(t.key, 4096, IPC_CREAT | IPC_EXCL | 0600));

@@ -376,9 +376,29 @@ pub fn at(
                 };
             }
             let _ = end;
-            e(format_args!(
-                "{call}: no room in the address space to attach segment {shmid}"
-            ))
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
+            let capped = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+                && lim.rlim_cur != libc::RLIM_INFINITY;
+            match (size, capped) {
+                (0, false) => e(format_args!(
+                    "{call}: no room in the address space to attach segment {shmid}"
+                )),
+                (0, true) => e(format_args!(
+                    "{call}: no room in the address space to attach segment {shmid} within this process's RLIMIT_AS ({} bytes)",
+                    lim.rlim_cur
+                )),
+                (_, false) => e(format_args!(
+                    "{call}: no room in the address space to attach segment {shmid} ({size} bytes)"
+                )),
+                (_, true) => e(format_args!(
+                    "{call}: no room in the address space to attach segment {shmid} ({size} bytes) within this process's RLIMIT_AS ({} bytes)",
+                    lim.rlim_cur
+                )),
+            }
         }
         _ => e(format_args!(
             "{call}: the kernel refused with {}",

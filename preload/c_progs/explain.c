@@ -18,10 +18,13 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "../../c_tests/inject.h"
 
 #ifndef SHM_EXEC
 #define SHM_EXEC 0100000
@@ -44,6 +47,8 @@ static const char *en(int e) {
     case EIDRM: return "EIDRM";
     case ENOMEM: return "ENOMEM";
     case EFAULT: return "EFAULT";
+    case ENFILE: return "ENFILE";
+    case EOVERFLOW: return "EOVERFLOW";
     default: return "E?";
     }
 }
@@ -366,10 +371,77 @@ static void at_dt_ctl_rows(void) {
     printf("EIDRM race: %s\n", met ? "met" : "not met");
 }
 
+/* ---- causes that cannot be provoked for real (c_tests/inject.h says why) ---- */
+
+#define INJECT_SIZE 12289u
+static int victim;
+
+static int injecting(void) {
+    return inject(INJECT_SIZE, ENFILE, (unsigned)victim, EOVERFLOW);
+}
+
+static void injected_rows(void *arg) {
+    (void)arg;
+    ROW("shmget", shmget(IPC_PRIVATE, INJECT_SIZE, IPC_CREAT | 0600) == -1, ENFILE, "the file table is full (seccomp)",
+        "the system-wide limit on open files is reached");
+    struct shmid_ds ds;
+    ROW("shmctl", shmctl(victim, IPC_STAT, &ds) == -1, EOVERFLOW, "too large for IPC_STAT (seccomp)",
+        W("a value of segment %d does not fit the buffer of IPC_STAT", victim));
+}
+
+/* ---- memory ---- */
+
+static void get_enomem(void) {
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1)
+            mode = -1;
+        fclose(f);
+    }
+    if (mode != 0 && mode != 2)
+        return;
+    ROW("shmget", track(shmget(IPC_PRIVATE, (size_t)1 << 42, IPC_CREAT | 0600)) == -1, ENOMEM,
+        "more memory than the overcommit policy allows",
+        "the kernel could not allocate 4398046511104 bytes for a new segment (out of memory, or the overcommit limit)");
+}
+
+/* RLIMIT_AS at what the process maps now plus 16 MiB: a 256 MiB segment has no room. */
+static int big_id;
+
+static int capped(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        sscanf(line, "VmSize: %llu", &kb);
+    if (f)
+        fclose(f);
+    struct rlimit r = {.rlim_cur = (kb << 10) + (16 << 20), .rlim_max = (kb << 10) + (16 << 20)};
+    return kb == 0 ? -1 : setrlimit(RLIMIT_AS, &r);
+}
+
+static void capped_rows(void *arg) {
+    (void)arg;
+    struct rlimit r;
+    getrlimit(RLIMIT_AS, &r);
+    ROW("shmat", shmat(big_id, NULL, 0) == (void *)-1, ENOMEM, "no room under RLIMIT_AS",
+        W("no room in the address space to attach segment %d (268435456 bytes) within this process's RLIMIT_AS "
+          "(%llu bytes)",
+          big_id, (unsigned long long)r.rlim_cur));
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     get_rows();
+    get_enomem();
     at_dt_ctl_rows();
+    victim = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+    in_child(injecting, injected_rows, NULL);
+    big_id = track(shmget(IPC_PRIVATE, 256 << 20, IPC_CREAT | 0600));
+    in_child(capped, capped_rows, NULL);
+    shmctl(victim, IPC_RMID, NULL);
+    shmctl(big_id, IPC_RMID, NULL);
     if (getuid() == 0) {
         struct theirs t = {.key = unique_key()};
         t.id0600 = track(shmget(t.key, 4096, IPC_CREAT | IPC_EXCL | 0600));

@@ -1118,6 +1118,9 @@ fn through_the_preload_library_each_failure_is_explained_by_its_own_cause() {
         ("shmat", "EINVAL overlaps an attachment"),
         ("shmat", "EACCES SHM_EXEC on an own 0600 segment"),
         ("shmctl", "EINVAL SHM_STAT of an index no segment holds"),
+        ("shmget", "ENFILE the file table is full (seccomp)"),
+        ("shmctl", "EOVERFLOW too large for IPC_STAT (seccomp)"),
+        ("shmat", "ENOMEM no room under RLIMIT_AS"),
         ("shmdt", "EINVAL already detached"),
         ("shmget", "ENOENT no segment, no IPC_CREAT"),
     ] {
