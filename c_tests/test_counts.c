@@ -10,6 +10,7 @@
 #include "check.h"
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 
 /* The SYSV mappings of segment `shmid` in /proc/self/maps (read with read(2) into a
  * static buffer: at the map count limit, stdio's allocations may fail). -1 if unreadable. */
@@ -294,6 +295,24 @@ static void expect_note(const char *name, const struct seen *s, int id, int time
         fprintf(stderr, "  the child's line: %s\n", s->rmid);
 }
 
+/* Attachments the kernel dropped without rshm: one unmapped (munmap), one with a mapping
+ * placed over it (mmap MAP_FIXED). The registry still counts them; rshm_rmid's note says
+ * what the kernel has: 1. */
+static void case_dropped(int id) {
+    void *a[3];
+    for (int i = 0; i < 3; i++) {
+        a[i] = rshm_at(id, NULL, 0);
+        CHECK(a[i] != (void *)-1, "attach");
+    }
+    CHECK(munmap(a[0], 4096) == 0, "munmap one");
+    CHECK(mmap(a[1], 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == a[1],
+          "map anonymous memory over another");
+    CHECK(maps_count(id) == 1 && nattch(id) == 1, "the kernel holds one");
+    CHECK(rshm_rmid(id) == 0, "rmid: the note says 1 time (checked by the parent)");
+    CHECK(rshm_dt(a[2]) == 0, "detach the last");
+    munmap(a[1], 4096);
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "case") == 0) {
         int id = atoi(argv[3]);
@@ -305,10 +324,12 @@ int main(int argc, char **argv) {
             case_capacity(id);
         else if (strcmp(argv[2], "fork") == 0)
             case_fork(id);
+        else if (strcmp(argv[2], "dropped") == 0)
+            case_dropped(id);
         printf("%d passed, %d failed\n", check_passed, check_failed);
         return check_failed == 0 ? 0 : 1;
     }
-    const char *cases[] = {"race", "remap", "capacity", "fork"};
+    const char *cases[] = {"race", "remap", "capacity", "fork", "dropped"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *name = cases[i];
         int id = guard(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
@@ -324,6 +345,8 @@ int main(int argc, char **argv) {
             expect_note(name, &s, id, 1);
         else if (strcmp(name, "capacity") == 0)
             expect_note(name, &s, id, s.held);
+        else if (strcmp(name, "dropped") == 0)
+            expect_note(name, &s, id, 1);
         else
             expect_note(name, &s, id, 3);
         shmctl(id, IPC_RMID, NULL);

@@ -1,7 +1,8 @@
 /* "created" is exact: true only on the call that made the segment. Read from the JSON log
  * of re-executed children (the configuration is per process):
  * - threads racing on get-or-create of one key: exactly one call says created, and all
- *   get the same id (200 rounds of 8 threads, a fresh key each round);
+ *   get the same id (200 rounds of 8 threads, a fresh key each round), while two more
+ *   threads make get-or-create calls on another key without a pause;
  * - a reopen of one's own key (IPC_CREAT, or no flag): not created;
  * - a forked child reopening the segment its parent made: not created;
  * - pid reuse (as root, in a pid namespace of its own): a process that gets the pid of
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 
 #define THREADS 8
+#define NOISE 2
 #define ROUNDS 200
 
 /* ---- the children ---- */
@@ -34,10 +36,26 @@ static void *racer(void *arg) {
     return NULL;
 }
 
+/* Noise: get-or-create calls on another key, without a pause, for the whole race (so
+ * creating calls of this process are always in flight). */
+static volatile int noise_stop;
+static key_t noise_key;
+
+static void *noise(void *arg) {
+    (void)arg;
+    while (!noise_stop)
+        rshm_get(noise_key, 4096, IPC_CREAT | 0600);
+    return NULL;
+}
+
 /* Prints "key id" for each round; the log says who created. */
 static int race_mode(void) {
-    pthread_t t[THREADS];
+    pthread_t t[THREADS], n[NOISE];
     pthread_barrier_init(&barrier, NULL, THREADS + 1);
+    noise_key = unique_key() ^ 0x5000000;
+    int noise_id = rshm_get(noise_key, 4096, IPC_CREAT | IPC_EXCL | 0600);
+    for (int i = 0; i < NOISE; i++)
+        pthread_create(&n[i], NULL, noise, NULL);
     for (int i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, racer, (void *)(long)i);
     int bad = 0;
@@ -53,7 +71,12 @@ static int race_mode(void) {
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    printf("bad %d\n", bad);
+    noise_stop = 1;
+    for (int i = 0; i < NOISE; i++)
+        pthread_join(n[i], NULL);
+    bad += noise_id < 0;
+    rshm_rmid(noise_id);
+    printf("bad %d\nnoise %#x\n", bad, (unsigned)noise_key);
     return 0;
 }
 
@@ -150,6 +173,8 @@ struct got {
 };
 
 static struct got gots[THREADS * ROUNDS + 64];
+/* The noise key of the race ("0x%08x"): its lines are not read. */
+static char noise_hex[16];
 
 /* Reads every successful rshm_get of `log`; returns how many, or -1. */
 static int read_gets(const char *log) {
@@ -166,6 +191,8 @@ static int read_gets(const char *log) {
                             *created = json_get(&o, "created");
         if (!ret || !key || !pid || !created || atoi(ret->val) < 0)
             continue;
+        if (noise_hex[0] && !strcmp(key->val, noise_hex))
+            continue;
         snprintf(gots[n].key, sizeof gots[n].key, "%.15s", key->val);
         gots[n].ret = atoi(ret->val);
         gots[n].pid = atoi(pid->val);
@@ -179,7 +206,12 @@ static int read_gets(const char *log) {
 static void threads_race(const char *log) {
     int st = run_mode("race", log);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(out, "bad 0\n"), "every racing thread got the same id");
+    unsigned nk = 0;
+    const char *nl = strstr(out, "noise ");
+    CHECK(nl && sscanf(nl, "noise %x", &nk) == 1, "the noise key");
+    snprintf(noise_hex, sizeof noise_hex, "0x%08x", nk);
     int n = read_gets(log);
+    noise_hex[0] = 0;
     CHECK(n == THREADS * ROUNDS, "one line per racing call");
     int exact = 0, rounds = 0;
     for (char *line = out; *line && strncmp(line, "bad", 3); line = strchr(line, '\n') + 1) {

@@ -141,6 +141,21 @@ pub fn each_sysv(mut f: impl FnMut(usize, usize, i32)) {
     });
 }
 
+/// Calls `f(start, shmid)` once for each System V attachment the maps list, in address
+/// order: the adjacent pieces of one attachment (split by mprotect) are one, unless
+/// `starts(addr, shmid)` says an attachment of that segment starts at a piece (two
+/// attachments of one segment side by side).
+pub fn each_attachment(starts: impl Fn(usize, i32) -> bool, mut f: impl FnMut(usize, i32)) {
+    let mut prev = (0usize, -1i32);
+    each_sysv(|start, end, shmid| {
+        let continues = start == prev.0 && shmid == prev.1 && !starts(start, shmid);
+        prev = (end, shmid);
+        if !continues {
+            f(start, shmid);
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -358,14 +358,19 @@ impl<const N: usize, const DIRECT: bool> Table<N, DIRECT> {
 }
 
 /// The two tables and the count of what did not fit.
+///
+/// The two counters come first (`repr(C)`): the preload library's link places this table
+/// right after the small statics every call writes, so reading them (each shmdt and
+/// shmctl does) touches no page of its own (see preload/layout.ld).
+#[repr(C)]
 struct Registry<const A: usize, const S: usize> {
-    attachments: Table<A, false>,
-    segments: Table<S, true>,
     /// Entries that did not fit, ever (for the exit report).
     untracked: AtomicU64,
     /// Attachments that did not fit and have not been seen detached since: while there is
     /// one, per-segment counts are unknown.
     untracked_live: AtomicU64,
+    attachments: Table<A, false>,
+    segments: Table<S, true>,
 }
 
 static REGISTRY: Registry<ATTACH_SLOTS, SEGMENT_SLOTS> = Registry::new();
@@ -540,36 +545,85 @@ impl<const A: usize, const S: usize> Registry<A, S> {
         now: Stamp,
     ) {
         let k = seg_key(shmid);
-        // Known already (got twice, or attached before): keep what it knows, learn what is new.
-        let known = self.segments.modify(
-            k,
-            |_| LIVE,
-            |v| {
-                v[0].store(key as u32 as u64, Relaxed);
-                if v[1].load(Relaxed) == 0 || created {
-                    v[1].store(size, Relaxed);
-                }
-                if created {
-                    v[2].store(
-                        u64::from(mode & 0o777) | CREATED | ((pid as u32 as u64) << 32),
-                        Relaxed,
-                    );
-                }
-            },
-        );
-        if known {
-            return;
-        }
         let flags = u64::from(mode & 0o777)
             | if created {
                 CREATED | ((pid as u32 as u64) << 32)
             } else {
                 0
             };
-        let v = [key as u32 as u64, size, flags, now.0, 0];
-        if self.segments.insert(k, v, true, false) == Put::Full {
-            self.untracked.fetch_add(1, Relaxed);
+        for _ in 0..INSERT_TRIES {
+            // Known already (got twice, attached before, or claimed by another thread just
+            // now): keep what it knows, learn what is new.
+            let known = self.segments.modify(
+                k,
+                |_| LIVE,
+                |v| {
+                    v[0].store(key as u32 as u64, Relaxed);
+                    if v[1].load(Relaxed) == 0 || created {
+                        v[1].store(size, Relaxed);
+                    }
+                    if created {
+                        v[2].store(flags | (v[2].load(Relaxed) & REMOVED), Relaxed);
+                    }
+                },
+            );
+            if known {
+                return;
+            }
+            // Never over a live entry of this id: another thread may have put it there since
+            // (with its claim of the segment), and it is then modified instead.
+            let v = [key as u32 as u64, size, flags, now.0, 0];
+            match self.segments.insert(k, v, false, false) {
+                Put::Done { .. } => return,
+                Put::Full => break,
+                Put::Kept => {}
+            }
         }
+        self.untracked.fetch_add(1, Relaxed);
+    }
+
+    /// Marks `shmid` (of `key`) as created by this process unless it already is: true for
+    /// the one call that marks it. The segment table has one place per index, so two
+    /// threads claiming one id meet in it. An entry of an earlier segment with that id
+    /// (another key) is replaced. When the table cannot tell (the place stays busy), true.
+    fn claim_created(
+        &self,
+        shmid: i32,
+        key: i32,
+        size: u64,
+        mode: u32,
+        pid: i32,
+        now: Stamp,
+    ) -> bool {
+        let k = seg_key(shmid);
+        let marked = u64::from(mode & 0o777) | CREATED | ((pid as u32 as u64) << 32);
+        for _ in 0..INSERT_TRIES {
+            match self.segments.find(k, LIVE) {
+                Some(seen) if seen.v[2] & CREATED != 0 && seen.v[0] == key as u32 as u64 => {
+                    return false;
+                }
+                Some(seen) => {
+                    let done = self.segments.update(&seen, LIVE, |v| {
+                        v[0].store(key as u32 as u64, Relaxed);
+                        v[1].store(size, Relaxed);
+                        v[2].store(marked | (v[2].load(Relaxed) & REMOVED), Relaxed);
+                    });
+                    if done {
+                        return true;
+                    }
+                }
+                None => {
+                    let v = [key as u32 as u64, size, marked, now.0, 0];
+                    match self.segments.insert(k, v, false, false) {
+                        Put::Done { .. } => return true,
+                        Put::Full => return true,
+                        // Another thread put it there meanwhile: look again.
+                        Put::Kept => {}
+                    }
+                }
+            }
+        }
+        true
     }
 
     fn segment(&self, shmid: i32) -> Option<Segment> {
@@ -682,6 +736,28 @@ pub fn segment_got(
     now: Stamp,
 ) {
     REGISTRY.segment_got(shmid, key, size, mode, created, pid, now);
+}
+
+/// Marks segment `shmid` (of `key`) as made by this process, unless it already is: true
+/// for the one call that marks it, so one segment is logged as created once, whichever
+/// threads race to say so.
+pub fn claim_created(shmid: i32, key: i32, size: u64, mode: u32, pid: i32, now: Stamp) -> bool {
+    REGISTRY.claim_created(shmid, key, size, mode, pid, now)
+}
+
+/// Whether the registry knows an attachment of `shmid` starting at `addr`.
+pub fn starts_at(addr: usize, shmid: i32) -> bool {
+    attachment(addr).is_some_and(|a| a.shmid == shmid)
+}
+
+/// How many attachments of `shmid` this process holds, as the kernel lists them
+/// (/proc/self/maps): exact where the registry's count may hold entries the kernel has
+/// already dropped (munmap, or a mapping placed over an attachment).
+#[cold]
+pub fn held_in_maps(shmid: i32) -> u64 {
+    let mut n = 0;
+    crate::maps::each_attachment(starts_at, |_, id| n += u64::from(id == shmid));
+    n
 }
 
 /// The segment `shmid`, if this process knows it.
@@ -847,6 +923,26 @@ mod tests {
         assert_eq!(r.live_attachments(), 1);
         r.detached(&r.attachment(addr).unwrap(), Stamp(4));
         assert_eq!((r.attach_count(8), r.live_attachments()), (Some(0), 0));
+    }
+
+    #[test]
+    fn one_claim_of_a_segment_wins_and_a_lookup_keeps_it() {
+        let r = own::<1024, 1024>();
+        let claim = |id| r.claim_created(id, 0x1234, 4096, 0o600, 77, Stamp(1));
+        assert!(claim(40), "the first claim");
+        // Another thread found it (its lookup saw the segment): it records it as found,
+        // which must not undo the claim.
+        r.segment_got(40, 0x1234, 4096, 0o600, false, 77, Stamp(2));
+        assert!(!claim(40), "a second claim loses");
+        let s = r.segment(40).unwrap();
+        assert!(s.created && s.creator == 77);
+        // An entry of an earlier segment with this id (another key) is not a claim.
+        r.segment_got(41, 0x9999, 4096, 0o600, true, 77, Stamp(3));
+        assert!(r.claim_created(41, 0x1235, 4096, 0o600, 77, Stamp(4)));
+        // Found first, then claimed: the claim wins once.
+        r.segment_got(42, 0x1236, 4096, 0o600, false, 77, Stamp(5));
+        assert!(r.claim_created(42, 0x1236, 4096, 0o600, 77, Stamp(6)));
+        assert!(!r.claim_created(42, 0x1236, 4096, 0o600, 77, Stamp(7)));
     }
 
     #[test]

@@ -69,7 +69,8 @@ fn line(c: &config::Config, level: Level, count: usize, msg: &Msg) {
 /// listed, and attachments inherited from a parent are.
 pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
     let c = config::get(api.default_level);
-    if !c.report() || DONE.swap(true, Relaxed) {
+    // Shown at any level but off: with the log off, nothing is asked either.
+    if !c.report() || c.level() == Level::Off || DONE.swap(true, Relaxed) {
         return (0, 0);
     }
     let pid = config::getpid();
@@ -78,12 +79,18 @@ pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
         if !s.created || s.creator != pid || s.removed {
             return;
         }
-        // Ask the kernel (directly: rshm's own question): another process may have
-        // removed it meanwhile, or marked it for removal.
-        let state = match backend::stat(&backend::Direct, s.shmid) {
+        // Ask the kernel (directly: rshm's own question; SHM_STAT_ANY when the mode denies
+        // read): another process may have removed it meanwhile, or marked it for removal,
+        // and the id may now be another segment's (another key, or another maker).
+        let (size, mode, state) = match backend::stat_any(&backend::Direct, s.shmid) {
             Ok(ds) if ds.shm_perm.mode & SHM_DEST != 0 => return,
-            Ok(_) => "",
-            Err(libc::EACCES) => " (its state is not readable to this process)",
+            Ok(ds) if ds.shm_perm.__key != s.key || ds.shm_cpid != pid => return,
+            Ok(ds) => (ds.shm_segsz as u64, u32::from(ds.shm_perm.mode) & 0o777, ""),
+            Err(libc::EACCES) => (
+                s.size,
+                s.mode,
+                " (its state is not readable to this process)",
+            ),
             Err(_) => return,
         };
         outlive += 1;
@@ -92,23 +99,15 @@ pub fn run<B: Backend>(api: &Api<B>) -> (usize, usize) {
              another process may still remove it",
             s.shmid,
             Key(s.key),
-            s.size,
-            s.mode,
+            size,
+            mode,
             Wall(s.since)
         ));
         line(&c, Level::Info, 1, &msg);
     });
     let mut held = 0;
-    let mut prev = (0usize, -1i32);
-    crate::maps::each_sysv(|start, end, shmid| {
+    crate::maps::each_attachment(registry::starts_at, |start, shmid| {
         let known = registry::attachment(start).filter(|a| a.shmid == shmid);
-        // A piece right after a piece of the same segment (an attachment split by
-        // mprotect) continues it, unless the registry knows an attachment starting here.
-        let continues = known.is_none() && start == prev.0 && shmid == prev.1;
-        prev = (end, shmid);
-        if continues {
-            return;
-        }
         held += 1;
 
         // (SHM_STAT_ANY when the mode denies this process read access.)

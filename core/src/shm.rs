@@ -242,19 +242,16 @@ pub fn get<B: Backend>(
     let named = key != libc::IPC_PRIVATE;
     let excl = flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL;
     let get_or_create = named && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT;
-    let shown = Level::Warn <= call.cfg.level() || call.cfg.report() || call.cfg.strict();
-    // A creating call on a named key takes its place in the window of such calls (see
-    // `created`), and a get-or-create first asks whether the key has a segment.
-    let window = (shown && named && flags & IPC_CREAT != 0)
-        .then(|| created::Window::enter(config::getpid()));
-    let found = match window {
-        Some(_) if get_or_create => created::before(key),
-        _ => None,
-    };
+    // "created" is shown by a log line at warn or above, the exit report (shown at any
+    // level but off) and strict mode's squatting check; otherwise nothing is asked.
+    let level = call.cfg.level();
+    let shown =
+        Level::Warn <= level || (call.cfg.report() && level != Level::Off) || call.cfg.strict();
+    // A get-or-create first asks whether the key has a segment.
+    let found = (shown && get_or_create).then(|| created::before(key));
     let id = call.kernel(|| api.backend.shmget(key, size, flags));
     if id < 0 {
         let e = errno();
-        drop(window);
         if matches!(e, EINVAL | ENOSPC) {
             // The explanation names limits: as they are now.
             lim = limits::reread();
@@ -262,19 +259,21 @@ pub fn get<B: Backend>(
         let e = explain::get(&Direct, call.name, key, size, flags, &lim, e);
         return Err(call.failed(e));
     }
-    let (made, mut ds) = match &window {
-        Some(w) if get_or_create => created::decide(w, found, id),
+    let pid = config::getpid();
+    let mode = (flags & 0o777) as u32;
+    // The first claim of a segment in this process is its maker's (see `created`).
+    let claim = || registry::claim_created(id, key, size as u64, mode, pid, call.t0);
+    let (made, mut ds) = match found {
+        Some(found) => created::decide(found, id, claim),
         // IPC_CREAT|IPC_EXCL succeeds only by making one: its claim keeps an overlapping
         // get-or-create of this process from taking the segment for its own.
-        Some(w) => {
-            w.claim(id);
+        None if shown && named && excl => {
+            claim();
             (true, None)
         }
         // A private key always makes a segment; without IPC_CREAT one is only looked up.
         None => (!named || excl, None),
     };
-    drop(window);
-    let pid = config::getpid();
     if get_or_create && !made && (Level::Warn <= call.cfg.level() || call.cfg.strict()) {
         // Found where one was to be made: another user's segment may be a squatter's. (Not
         // asked when this process made the segment, nor when the warning would go nowhere.)
@@ -295,15 +294,7 @@ pub fn get<B: Backend>(
             }
         }
     }
-    registry::segment_got(
-        id,
-        key,
-        size as u64,
-        (flags & 0o777) as u32,
-        made,
-        pid,
-        call.t0,
-    );
+    registry::segment_got(id, key, size as u64, mode, made, pid, call.t0);
     call.done(Ret::Created(id.into(), made), &warning);
     Ok(id)
 }
@@ -386,9 +377,14 @@ pub fn rmid<B: Backend>(api: &Api<B>, shmid: c_int) -> Result<(), Error> {
     );
     let mut warning = call.check(validate::rmid(call.name, shmid))?;
     // Unknown (None) while an attachment that did not fit the registry is held: then
-    // nothing is said rather than a number that may be wrong.
-    if let Some(held) = registry::attach_count(shmid).filter(|&n| n > 0) {
-        warning.still_attached(shmid, held);
+    // nothing is said rather than a number that may be wrong. The note (info) says what
+    // the kernel has: the registry may still count an attachment the kernel dropped
+    // (munmap, a mapping placed over it), so /proc/self/maps gives the number.
+    if Level::Info <= call.cfg.level() && registry::attach_count(shmid).is_some_and(|n| n > 0) {
+        let held = registry::held_in_maps(shmid);
+        if held > 0 {
+            warning.still_attached(shmid, held);
+        }
     }
     // SAFETY: IPC_RMID reads no buffer.
     if call.kernel(|| unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) }) < 0 {

@@ -3,12 +3,15 @@
  * child reopening the parent's segment, and (as root, in a pid namespace of its own) a
  * later process with the pid of the dead process that made the key's segment. Prints
  * "round KEY ID", "reopen KEY ID CHILDPID" and "reuse KEY ID PID1 PID2"; the test reads
- * "created" in the JSON log. Segment ids go to stderr as "seg N". */
+ * "created" in the JSON log. Segment ids go to stderr as "seg N". Two more threads make
+ * get-or-create calls on another key without a pause the whole time. CREATED_ROUNDS sets
+ * the number of rounds (100). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
@@ -16,7 +19,8 @@
 #include <unistd.h>
 
 #define THREADS 8
-#define ROUNDS 100
+#define NOISE 2
+static int ROUNDS = 100;
 
 static pthread_barrier_t barrier;
 static key_t race_key;
@@ -36,9 +40,24 @@ static key_t key_for(int n) {
     return (key_t)(0x7e000000 | ((getpid() & 0xffff) << 8) | (n & 0xff));
 }
 
+static volatile int noise_stop;
+
+static void *noise(void *arg) {
+    (void)arg;
+    while (!noise_stop)
+        shmget(key_for(250), 4096, IPC_CREAT | 0600);
+    return NULL;
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    pthread_t t[THREADS];
+    if (getenv("CREATED_ROUNDS"))
+        ROUNDS = atoi(getenv("CREATED_ROUNDS"));
+    pthread_t t[THREADS], n[NOISE];
+    int noise_id = shmget(key_for(250), 4096, IPC_CREAT | IPC_EXCL | 0600);
+    fprintf(stderr, "seg %d\n", noise_id);
+    for (int i = 0; i < NOISE; i++)
+        pthread_create(&n[i], NULL, noise, NULL);
     pthread_barrier_init(&barrier, NULL, THREADS + 1);
     for (int i = 0; i < THREADS; i++)
         pthread_create(&t[i], NULL, racer, (void *)(long)i);
@@ -55,6 +74,11 @@ int main(void) {
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+    noise_stop = 1;
+    for (int i = 0; i < NOISE; i++)
+        pthread_join(n[i], NULL);
+    bad += noise_id < 0;
+    shmctl(noise_id, IPC_RMID, NULL);
 
     key_t key = key_for(200);
     int a = shmget(key, 4096, IPC_CREAT | 0600);
