@@ -1278,24 +1278,23 @@ fn real_client_patterns_give_no_warning() {
     }
 }
 
-/// rshm's own questions to the kernel are the ones the README lists, each where it says:
-/// strace shows every shm system call of the process, the program's and rshm's.
-#[test]
-fn rshms_own_questions_are_the_listed_ones() {
+/// preload/c_progs/questions.c under strace with `env`: the program's output words (the
+/// ids and key it used), every shm system call as strace shows it (up to its result, a
+/// structure shown as "{..}", an address 0x7... as "ADDR"), and strace's whole text; None
+/// when strace is missing (a failure under RSHM_TEST_REQUIRE_ALL=1).
+fn questions_under_strace(env: &[(&str, &str)]) -> Option<(Vec<String>, Vec<String>, String)> {
     if Command::new("strace").arg("-V").output().is_err() {
         assert!(
             std::env::var("RSHM_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
             "strace is missing (RSHM_TEST_REQUIRE_ALL=1 requires it)"
         );
         eprintln!("skipped: strace is not installed");
-        return;
+        return None;
     }
-    let prog = build("questions");
-    let log = Log::new("questions");
-    let trace = tmp().join(format!("questions.{}.strace", std::process::id()));
-    let mut env = json_env(&log);
-    env.push(("LD_PRELOAD", preload_so().display().to_string()));
-    env.push(("RSHM_LOG", "info".into()));
+    let name = format!("questions-{}", env.len());
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c_progs/questions.c");
+    let prog = build_from(&src, &name, &[]);
+    let trace = tmp().join(format!("{name}.{}.strace", std::process::id()));
     let mut c = Command::new("strace");
     c.args(["-qq", "-e", "trace=ipc", "-o"])
         .arg(&trace)
@@ -1305,21 +1304,19 @@ fn rshms_own_questions_are_the_listed_ones() {
             c.env_remove(k);
         }
     }
-    c.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    c.env("LD_PRELOAD", preload_so());
+    c.envs(env.iter().copied());
     let out = c.output().unwrap();
     let text = std::fs::read_to_string(&trace).unwrap_or_default();
     let _ = std::fs::remove_file(&trace);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let words: Vec<&str> = stdout.split_whitespace().collect();
-    let (key, unseen, private, made) = (words[1], words[3], words[4], words[5]);
+    let words: Vec<String> = stdout.split_whitespace().map(str::to_string).collect();
     assert_eq!(&words[6..], ["same", "1", "rmid", "0"], "{stdout}");
-    // Each system call as strace shows it, up to its result, with a structure shown as
-    // "{..}" and an address (0x7...) as "ADDR".
     let shown: Vec<String> = text
         .lines()
         .filter(|l| l.starts_with("shm"))
@@ -1339,6 +1336,24 @@ fn rshms_own_questions_are_the_listed_ones() {
                 .join(", ")
         })
         .collect();
+    Some((words, shown, text))
+}
+
+/// rshm's own questions to the kernel are the ones the README lists, each where it says:
+/// strace shows every shm system call of the process, the program's and rshm's.
+#[test]
+fn rshms_own_questions_are_the_listed_ones() {
+    let log = Log::new("questions");
+    let file = log.0.display().to_string();
+    let env = [
+        ("RSHM_LOG_FORMAT", "json"),
+        ("RSHM_LOG_FILE", file.as_str()),
+        ("RSHM_LOG", "info"),
+    ];
+    let Some((words, shown, text)) = questions_under_strace(&env) else {
+        return;
+    };
+    let (key, unseen, private, made) = (&words[1], &words[3], &words[4], &words[5]);
     let expected = [
         // The constructor: the limits (IPC_INFO), once per process.
         "shmctl(0, IPC_INFO, {..})".to_string(),
@@ -1356,6 +1371,30 @@ fn rshms_own_questions_are_the_listed_ones() {
         format!("shmctl({made}, IPC_STAT, {{..}})"),
         // Of the same key again: the lookup before finds the id the call returns.
         format!("shmget({key}, 0, 000)"),
+        format!("shmget({key}, 4096, IPC_CREAT|0600)"),
+        format!("shmctl({made}, IPC_RMID, NULL)"),
+        format!("shmctl({private}, IPC_RMID, NULL)"),
+        format!("shmctl({unseen}, IPC_RMID, NULL)"),
+    ];
+    assert_eq!(shown, expected, "strace:\n{text}");
+}
+
+/// With the log off, nothing rshm would ask shows anywhere, so it asks nothing but the
+/// limits, even with RSHM_REPORT=1 (the report is not shown at level off).
+#[test]
+fn with_the_log_off_rshm_asks_only_the_limits() {
+    let env = [("RSHM_LOG", "off"), ("RSHM_REPORT", "1")];
+    let Some((words, shown, text)) = questions_under_strace(&env) else {
+        return;
+    };
+    let (key, unseen, private, made) = (&words[1], &words[3], &words[4], &words[5]);
+    let expected = [
+        "shmctl(0, IPC_INFO, {..})".to_string(),
+        "shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600)".to_string(),
+        format!("shmat({unseen}, NULL, 0)"),
+        "shmdt(ADDR)".to_string(),
+        "shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600)".to_string(),
+        format!("shmget({key}, 4096, IPC_CREAT|0600)"),
         format!("shmget({key}, 4096, IPC_CREAT|0600)"),
         format!("shmctl({made}, IPC_RMID, NULL)"),
         format!("shmctl({private}, IPC_RMID, NULL)"),
