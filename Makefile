@@ -24,11 +24,12 @@ NATIVE_STATIC_LIBS := -lpthread -ldl -lm
 
 # Everything cargo's release build reads: when none of it changed, `make` runs no cargo.
 SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml src/librshm.map core/Cargo.toml \
-	preload/Cargo.toml $(wildcard preload/build.rs c_tests/*) \
-	$(shell find src core/src preload/src -name '*.rs' 2>/dev/null)
+	preload/Cargo.toml ls/Cargo.toml $(wildcard preload/build.rs c_tests/*) \
+	$(shell find src core/src preload/src ls/src -name '*.rs' 2>/dev/null)
 STAMP := $(RELEASE)/.rshm-built
 # What the stamp stands for: if one is missing, the build runs again.
-OUTPUTS := $(RELEASE)/librshm.a $(RELEASE)/librshm.so $(RELEASE)/librshm_preload.so $(RELEASE)/rshm-trace
+OUTPUTS := $(RELEASE)/librshm.a $(RELEASE)/librshm.so $(RELEASE)/librshm_preload.so $(RELEASE)/rshm-trace \
+	$(RELEASE)/rshm-ls
 MISSING := $(filter-out $(wildcard $(OUTPUTS)),$(OUTPUTS))
 # Every function librshm exports gets a man page name that leads to rshm(3).
 MAN3_LINKS := rshm_get rshm_at rshm_dt rshm_rmid rshm_last_error rshm_attachment_count rshm_version
@@ -107,10 +108,12 @@ install: $(STAMP) $(RELEASE)/librshm.so.$(MAJOR)
 	install -m 755 $(RELEASE)/librshm_preload.so $(DESTDIR)$(LIBDIR)/librshm_preload.so
 	install -m 644 include/rshm.h $(DESTDIR)$(INCLUDEDIR)/rshm.h
 	install -m 755 $(RELEASE)/rshm-trace $(DESTDIR)$(BINDIR)/rshm-trace
+	install -m 755 $(RELEASE)/rshm-ls $(DESTDIR)$(BINDIR)/rshm-ls
 	install -m 644 man/rshm.3 $(DESTDIR)$(MANDIR)/man3/rshm.3
 	for f in $(MAN3_LINKS); do echo '.so man3/rshm.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3 && \
 		chmod 644 $(DESTDIR)$(MANDIR)/man3/$$f.3 || exit 1; done
 	install -m 644 man/rshm-trace.1 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1
+	install -m 644 man/rshm-ls.1 $(DESTDIR)$(MANDIR)/man1/rshm-ls.1
 	install -m 644 README.md LICENSE-MIT LICENSE-APACHE $(DESTDIR)$(DOCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|' \
@@ -131,6 +134,7 @@ uninstall:
 		$(DESTDIR)$(CMAKEDIR)/rshmConfig.cmake $(DESTDIR)$(CMAKEDIR)/rshmConfigVersion.cmake \
 		$(DESTDIR)$(INCLUDEDIR)/rshm.h $(DESTDIR)$(BINDIR)/rshm-trace \
 		$(DESTDIR)$(MANDIR)/man3/rshm.3 $(DESTDIR)$(MANDIR)/man1/rshm-trace.1 \
+		$(DESTDIR)$(BINDIR)/rshm-ls $(DESTDIR)$(MANDIR)/man1/rshm-ls.1 \
 		$(foreach f,$(MAN3_LINKS),$(DESTDIR)$(MANDIR)/man3/$(f).3) \
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/LICENSE-MIT $(DESTDIR)$(DOCDIR)/LICENSE-APACHE
 	@sh scripts/dirs.sh remove $(DIRS_LIST)
@@ -146,3 +150,4 @@ $(BENCH): bench/bench.c include/rshm.h $(STAMP)
 
 bench: all $(BENCH)
 	RSHM_BENCH_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) $(BENCH)
+	RSHM_LS=$(abspath $(RELEASE)/rshm-ls) sh bench/ls-bench.sh

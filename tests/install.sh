@@ -253,6 +253,14 @@ check "the segment is gone" sh -c "! ipcs -m | grep -q '$key'"
 # The installed rshm-trace finds the installed preload library in ../lib.
 check "installed rshm-trace traces ipcmk and ipcrm" sh -c "env -u RSHM_PRELOAD '$prefix/bin/rshm-trace' -o '$tmp/trace' -- sh -c 'ipcrm -m \$(ipcmk -M 4096 | sed \"s/.*: //\")' 2>'$tmp/summary' && grep -q 'IPC_RMID) = 0' '$tmp/trace' && grep -q '1 created, 1 removed, 0 leaked' '$tmp/summary'"
 
+# The installed rshm-ls: its binary and man page, and it runs.
+check "rshm-ls and rshm-ls(1) are installed" test -x "$prefix/bin/rshm-ls" -a -f "$prefix/share/man/man1/rshm-ls.1"
+check "the installed rshm-ls --version says rshm-ls $version" sh -c "[ \"\$('$prefix/bin/rshm-ls' --version)\" = 'rshm-ls $version' ]"
+check "the installed rshm-ls --help prints its usage on stdout, exit status 0" \
+    sh -c "'$prefix/bin/rshm-ls' --help >'$tmp/ls-help' 2>'$tmp/ls-help.err' && head -n 1 '$tmp/ls-help' | grep -q '^usage: rshm-ls \[--orphans\]' && [ ! -s '$tmp/ls-help.err' ]"
+check "the installed rshm-ls lists this namespace's segments (exit status 0, a totals line)" \
+    sh -c "'$prefix/bin/rshm-ls' >'$tmp/ls.out' && grep -q '^segments: [0-9]* of [0-9]* (SHMMNI)\$' '$tmp/ls.out'"
+
 # --- CMake: find_package(rshm 0.1 REQUIRED), rshm::rshm and rshm::rshm_static; a version the
 # package is not fails.
 cmake_try() { # cmake_try NAME ARGS...: configures $tmp/cmake/NAME into $tmp/cmake/NAME/b
@@ -346,6 +354,9 @@ else
         check "man $f (MANPATH=share/man) finds rshm(3) and shows $f's synopsis" man_synopsis "$f"
     done
     check "man -w rshm-trace finds rshm-trace(1)" man_finds rshm-trace
+    check "man -w rshm-ls finds rshm-ls(1)" man_finds rshm-ls
+    check "rshm-ls(1) renders without warnings" \
+        sh -c "[ -z \"\$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l '$prefix/share/man/man1/rshm-ls.1' 2>&1 >/dev/null)\" ]"
     check "man pages render without warnings" sh -c "for p in '$prefix/share/man/man3/rshm.3' '$prefix/share/man/man1/rshm-trace.1'; do [ -z \"\$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l \"\$p\" 2>&1 >/dev/null)\" ] || exit 1; done"
 fi
 
