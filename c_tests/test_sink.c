@@ -198,6 +198,18 @@ static int child(const char *mode) {
         printf(bad ? "bad\n" : "ok\n");
         return 0;
     }
+    if (!strcmp(mode, "stdclosed")) {
+        /* A daemon under RLIMIT_NOFILE 64 (no room at 512): it closes every descriptor,
+         * standard ones too, makes its calls, then opens /dev/null three times and expects
+         * 0, 1 and 2. The answer is the exit status (standard output is gone). */
+        int bad = round_trip();
+        for (int fd = 0; fd < 64; fd++)
+            close(fd);
+        bad += rounds(2);
+        int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_WRONLY), c = open("/dev/null", O_WRONLY);
+        bad += round_trip();
+        _exit(bad ? 4 : a == 0 && b == 1 && c == 2 ? 0 : 5);
+    }
     if (!strcmp(mode, "strict")) {
         int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0666);
         printf("%d %d\n", id >= 0 ? 0 : -1, id >= 0 ? 0 : errno);
@@ -349,6 +361,20 @@ static void a_daemon_keeps_its_trace(void) {
     unlink(path);
 }
 
+static void a_daemon_gets_its_standard_descriptors_back(void) {
+    char path[PATH_MAX], out[256], err[4096], text[8192];
+    snprintf(path, sizeof path, "%s/stdclosed.log", dir);
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", path, NULL};
+    int st = run("stdclosed", env, low_limit, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "every descriptor closed, no room at 512: the program's opens get 0, 1 and 2 (rshm's log is not there)");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "  exit status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    CHECK(slurp(path, text, sizeof text) > 0 && count(text, "\n") == 16 && whole_lines(text),
+          "and the trace has all 16 lines");
+    unlink(path);
+}
+
 static void a_log_that_cannot_be_opened_again_is_said_once(void) {
     char sub[PATH_MAX], log[PATH_MAX + 8], out[256], err[4096];
     snprintf(sub, sizeof sub, "%s/sub", dir);
@@ -461,6 +487,10 @@ int main(int argc, char **argv) {
         a_reused_low_descriptor_gets_no_line();
     a_reused_high_descriptor_gets_no_line();
     a_daemon_keeps_its_trace();
+    if (under_valgrind())
+        printf("skipped under valgrind: standard descriptors closed under RLIMIT_NOFILE 64\n");
+    else
+        a_daemon_gets_its_standard_descriptors_back();
     a_log_that_cannot_be_opened_again_is_said_once();
     lines_are_whole_or_absent();
     the_name_is_kept_byte_for_byte();

@@ -282,8 +282,20 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
     }
     // Out of the way of the program's own descriptors where the limit allows; where it
     // does not, the identity check before each line keeps lines out of the program's files.
+    // Never 0, 1 or 2 (the lowest free numbers after a daemon closed everything): the
+    // program's next open would not get the standard descriptor it expects.
     // SAFETY: duplicating the descriptor just opened.
-    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    let mut high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if high < 0 && fd <= 2 {
+        // SAFETY: as above, to the lowest free number from 3.
+        high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if high < 0 {
+            let e = crate::error::errno();
+            // SAFETY: rshm's own descriptor, just opened; no standard one may stay rshm's.
+            unsafe { libc::close(fd) };
+            return Err((e, name));
+        }
+    }
     let fd = if high >= 0 {
         // SAFETY: closing the original of the duplicate just made; both are rshm's.
         unsafe { libc::close(fd) };
