@@ -13,7 +13,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 static char self[PATH_MAX];
@@ -226,6 +228,50 @@ static int run(const char *mode, const char *const *env, void (*prepare)(void), 
                size_t ecap) {
     char *argv[] = {self, "child", (char *)mode, NULL};
     return spawn_capture(argv, env, prepare, out, ocap, err, ecap);
+}
+
+/* Run in the child before exec: its current directory is removed under it. */
+static void cwd_removed(void) {
+    char sub[PATH_MAX];
+    snprintf(sub, sizeof sub, "%s/cwd", dir);
+    if (mkdir(sub, 0700) != 0 || chdir(sub) != 0 || rmdir(sub) != 0)
+        _exit(126);
+}
+
+static void a_relative_name_without_a_current_directory(void) {
+    char out[256], err[4096];
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "trace.log", NULL};
+    int st = run("rounds", env, cwd_removed, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(out, "ok\n"), "the current directory removed: real results");
+    CHECK(!strcmp(err, "rshm: RSHM_LOG_FILE (trace.log) is a relative name and the current directory cannot be named "
+                       "(getcwd: ENOENT); logging is off\n"),
+          "said as it is: getcwd's ENOENT, not a length");
+    if (strncmp(err, "rshm: RSHM_LOG_FILE (trace.log) is a relative", 40))
+        fprintf(stderr, "  said: %s", err);
+}
+
+static void a_socket_as_the_log(void) {
+    char path[sizeof ((struct sockaddr_un *)0)->sun_path], out[256], err[4096];
+    if (strlen(dir) + 6 > sizeof path) {
+        CHECK(0, "the test directory's name fits a socket address");
+        return;
+    }
+    memcpy(path, dir, strlen(dir));
+    memcpy(path + strlen(dir), "/sock", 6);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    CHECK(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 && listen(s, 1) == 0, "a listening socket");
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", path, NULL};
+    int st = run("rounds", env, NULL, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(out, "ok\n"), "a socket as the log: real results");
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof want, "rshm: log file %s is a socket, which cannot be opened as a file; logging is off\n", path);
+    CHECK(!strcmp(err, want), "said once as a socket, not as a FIFO waiting for a reader");
+    if (strcmp(err, want))
+        fprintf(stderr, "  said: %s", err);
+    close(s);
+    unlink(path);
 }
 
 static void fifo_without_reader(void) {
@@ -477,6 +523,8 @@ int main(int argc, char **argv) {
     CHECK(mkdtemp(dir) != NULL, "a directory for the logs");
     setenv("RSHM_SINK_DIR", dir, 1);
     fifo_without_reader();
+    a_relative_name_without_a_current_directory();
+    a_socket_as_the_log();
     stderr_becomes_a_closed_pipe();
     a_full_pipe_is_bounded_and_counted();
     a_full_pipe_counts_in_json_too();

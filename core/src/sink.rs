@@ -169,24 +169,51 @@ pub fn set_stderr() {
 pub fn set_file(path: &[u8], pid: i32) {
     // SAFETY: see Template: only the initialising thread writes it, and only now.
     let t = unsafe { &mut *TEMPLATE.0.get() };
-    if !absolute(t, path) {
-        // The name itself would not fit the message: its start, and its length.
-        crate::config::say(format_args!(
-            "rshm: RSHM_LOG_FILE ({}...) is {} bytes long once made absolute; the limit is {NAME_MAX}; logging is off\n",
-            Shown(&path[..path.len().min(40)]),
-            absolute_len(path)
-        ));
-        set_off();
-        return;
+    match absolute(t, path) {
+        Ok(()) => {}
+        Err(Unnamed::TooLong(len)) => {
+            // The name itself would not fit the message: its start, and its length.
+            crate::config::say(format_args!(
+                "rshm: RSHM_LOG_FILE ({}...) is {len} bytes long once made absolute; the limit is {NAME_MAX}; logging is off\n",
+                Shown(&path[..path.len().min(40)]),
+            ));
+            set_off();
+            return;
+        }
+        Err(Unnamed::Cwd(e)) => {
+            crate::config::say(format_args!(
+                "rshm: RSHM_LOG_FILE ({}{}) is a relative name and the current directory cannot be named (getcwd: {}){}; logging is off\n",
+                Shown(&path[..path.len().min(40)]),
+                if path.len() > 40 { "..." } else { "" },
+                crate::names::errno_name(e),
+                if e == libc::ERANGE {
+                    ": its path is longer than the limit of 4095 bytes"
+                } else {
+                    ""
+                },
+            ));
+            set_off();
+            return;
+        }
     }
     PID_IN_NAME.store(t.as_bytes().windows(2).any(|w| w == b"%p"), Relaxed);
     MODE.store(FILE, Release);
     match open_named(pid) {
         Ok(_) => {}
-        Err((e, name)) if e == libc::ENXIO => crate::config::say(format_args!(
-            "rshm: log file {} is a FIFO with no reader; lines are dropped and counted until one opens it\n",
-            Shown(name.as_bytes())
-        )),
+        // ENXIO is also what opening a socket gives: that never changes.
+        Err((e, name)) if e == libc::ENXIO && !is_socket(&name) => {
+            crate::config::say(format_args!(
+                "rshm: log file {} is a FIFO with no reader; lines are dropped and counted until one opens it\n",
+                Shown(name.as_bytes())
+            ))
+        }
+        Err((e, name)) if e == libc::ENXIO => {
+            crate::config::say(format_args!(
+                "rshm: log file {} is a socket, which cannot be opened as a file; logging is off\n",
+                Shown(name.as_bytes())
+            ));
+            set_off();
+        }
         Err((e, name)) => {
             crate::config::say(format_args!(
                 "rshm: cannot open log file {}: {}; logging is off\n",
@@ -198,39 +225,47 @@ pub fn set_file(path: &[u8], pid: i32) {
     }
 }
 
-/// How long `path` is once made absolute (as far as the current directory can be known).
-fn absolute_len(path: &[u8]) -> usize {
-    if path.first() == Some(&b'/') {
-        return path.len();
-    }
-    let mut cwd = [0u8; NAME_MAX + 1];
-    // SAFETY: getcwd writes at most cwd.len() bytes, NUL included, into cwd.
-    let p = unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) };
-    let n = if p.is_null() {
-        0
-    } else {
-        cwd.iter().position(|&b| b == 0).unwrap_or(0)
-    };
-    n + 1 + path.len()
+/// Why a relative log file name could not be made absolute.
+enum Unnamed {
+    /// The absolute name would be this many bytes, over [`NAME_MAX`].
+    TooLong(usize),
+    /// getcwd failed with this errno (the directory was removed; ERANGE: its path alone is
+    /// longer than [`NAME_MAX`]).
+    Cwd(c_int),
 }
 
-/// Writes `path` into `t`, made absolute against the current directory. False if the
-/// result would be longer than [`NAME_MAX`].
-fn absolute(t: &mut Name, path: &[u8]) -> bool {
+/// Writes `path` into `t`, made absolute against the current directory.
+fn absolute(t: &mut Name, path: &[u8]) -> Result<(), Unnamed> {
     t.len = 0;
+    let mut n = 0;
+    let mut cwd = [0u8; NAME_MAX + 1];
     if path.first() != Some(&b'/') {
-        let mut cwd = [0u8; NAME_MAX + 1];
         // SAFETY: getcwd writes at most cwd.len() bytes, NUL included, into cwd.
         let p = unsafe { libc::getcwd(cwd.as_mut_ptr().cast(), cwd.len()) };
         if p.is_null() {
-            return false;
+            return Err(Unnamed::Cwd(crate::error::errno()));
         }
-        let n = cwd.iter().position(|&b| b == 0).unwrap_or(0);
-        if !t.push(&cwd[..n]) || (n > 1 && !t.push(b"/")) {
-            return false;
-        }
+        n = cwd.iter().position(|&b| b == 0).unwrap_or(0);
     }
-    t.push(path)
+    let sep = usize::from(n > 1);
+    if n + sep + path.len() > NAME_MAX {
+        return Err(Unnamed::TooLong(n + sep + path.len()));
+    }
+    let fits = t.push(&cwd[..n]) && (sep == 0 || t.push(b"/")) && t.push(path);
+    debug_assert!(fits, "checked against NAME_MAX above");
+    Ok(())
+}
+
+/// Whether the file named `name` is a socket (it cannot be opened: ENXIO, like a FIFO
+/// without a reader).
+fn is_socket(name: &Name) -> bool {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `name` is NUL-terminated; stat writes one struct stat into `st`.
+    if unsafe { libc::stat(name.bytes.as_ptr().cast(), st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: zeroed is a valid struct stat and stat filled it in.
+    unsafe { st.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFSOCK
 }
 
 /// What an open descriptor is.
@@ -649,9 +684,10 @@ mod tests {
         assert!(!n.push(b"b"), "one byte over is refused");
         assert_eq!(n.as_bytes().len(), NAME_MAX, "and nothing was appended");
         let mut t = Name::new();
+        let cwd_len = std::env::current_dir().unwrap().as_os_str().len();
         assert!(
-            !absolute(&mut t, &long),
-            "relative: the directory makes it too long"
+            matches!(absolute(&mut t, &long), Err(Unnamed::TooLong(n)) if n == cwd_len + 1 + NAME_MAX),
+            "relative: the directory makes it too long, and the length says by how much"
         );
     }
 
