@@ -448,6 +448,25 @@ static void capped_rows(void *arg) {
         "ENOMEM: no room under RLIMIT_AS");
 }
 
+/* Attaches one segment until the kernel refuses: the process reaches vm.max_map_count. */
+static int map_id;
+
+static int nothing(void) {
+    return 0;
+}
+
+static void map_count_rows(void *arg) {
+    (void)arg;
+    int e = 0;
+    for (long i = 0; i < 1000000 && !e; i++)
+        if (rshm_at(map_id, NULL, SHM_RDONLY) == (void *)-1)
+            e = errno;
+    /* (ROW clears errno before its expression: the refusal's errno is put back there.) */
+    ROW(AT, (errno = e) == ENOMEM, ENOMEM,
+        W("rshm_at: no room for one more mapping to attach segment %d: this process has ", map_id),
+        "ENOMEM: vm.max_map_count reached");
+}
+
 int main(void) {
     get_rows();
     get_hugetlb_enomem();
@@ -461,6 +480,9 @@ int main(void) {
         CHECK(big_id >= 0, "a 256 MiB segment");
         CHECK(in_child(capped, capped_rows, NULL) == 0, "rows under RLIMIT_AS");
         CHECK(rshm_rmid(big_id) == 0, "remove it");
+        map_id = guard(rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+        CHECK(in_child(nothing, map_count_rows, NULL) == 0, "rows at vm.max_map_count");
+        CHECK(rshm_rmid(map_id) == 0, "remove it");
     }
     if (getuid() == 0) {
         struct theirs t = {.key = unique_key()};

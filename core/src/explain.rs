@@ -376,6 +376,16 @@ pub fn at(
                 };
             }
             let _ = end;
+            // The process may have as many mappings as the kernel allows: an attachment is
+            // one more.
+            if let Some(max) = maps::max_count() {
+                let n = maps::count();
+                if n + 1 >= max {
+                    return e(format_args!(
+                        "{call}: no room for one more mapping to attach segment {shmid}: this process has {n}, and vm.max_map_count allows {max}"
+                    ));
+                }
+            }
             let mut lim = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
@@ -499,6 +509,12 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
     }
 }
 
+/// Whether this process's effective uid owns or created segment `shmid`.
+fn owner_or_creator(b: &dyn Backend, shmid: c_int) -> bool {
+    let me = euid();
+    backend::stat_any(b, shmid).is_ok_and(|ds| ds.shm_perm.uid == me || ds.shm_perm.cuid == me)
+}
+
 /// True for the commands Linux's shmctl knows.
 fn known_cmd(cmd: c_int) -> bool {
     matches!(
@@ -553,9 +569,27 @@ pub fn ctl(b: &dyn Backend, call: &str, shmid: c_int, cmd: c_int, errno: c_int) 
         EACCES => e(format_args!(
             "{call}: {c} needs read permission on segment {shmid}"
         )),
+        // SHM_LOCK without CAP_IPC_LOCK: the owner or creator may lock, if RLIMIT_MEMLOCK is
+        // not 0 (a limit too small for the segment gives ENOMEM instead).
+        EPERM if cmd == SHM_LOCK && owner_or_creator(b, shmid) => e(format_args!(
+            "{call}: SHM_LOCK on segment {shmid} needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above 0, and this process's is 0"
+        )),
         EPERM => e(format_args!(
             "{call}: {c} on segment {shmid} needs its owner, its creator or a privileged process"
         )),
+        ENOMEM if cmd == SHM_LOCK => {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
+            unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
+            let size = backend::stat_any(b, shmid).map_or(0, |ds| ds.shm_segsz);
+            e(format_args!(
+                "{call}: SHM_LOCK on segment {shmid} ({size} bytes) would lock more than this process's RLIMIT_MEMLOCK ({} bytes) allows its user",
+                lim.rlim_cur
+            ))
+        }
         libc::EFAULT => e(format_args!(
             "{call}: {c}'s buffer is not in the address space"
         )),

@@ -54,6 +54,39 @@ pub fn overlapping(start: usize, end: usize) -> Option<Region> {
     hit
 }
 
+/// How many mappings the process has (the lines of /proc/self/maps).
+pub fn count() -> u64 {
+    let mut n = 0;
+    each_line(|_, _| {
+        n += 1;
+        true
+    });
+    n
+}
+
+/// The most mappings a process may have (/proc/sys/vm/max_map_count), if readable.
+pub fn max_count() -> Option<u64> {
+    let _errno = ErrnoGuard::save();
+    // SAFETY: the path is a NUL-terminated literal.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/sys/vm/max_map_count".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    // SAFETY: reads at most buf.len() bytes into `buf`.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    let digits = buf.get(..usize::try_from(n).ok()?)?;
+    let digits = &digits[..digits.iter().take_while(|b| b.is_ascii_digit()).count()];
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// Calls `f` with each line of /proc/self/maps (parsed, and its path field) until it
 /// returns false.
 fn each_line(mut f: impl FnMut(&MapLine, &str) -> bool) {

@@ -459,6 +459,51 @@ static void capped_rows(void *arg) {
           big_id, (unsigned long long)r.rlim_cur));
 }
 
+/* ---- limits of the process: mappings, locked memory ---- */
+
+/* Attaches one segment until the kernel refuses: the process reaches vm.max_map_count. */
+static void map_count_rows(void *arg) {
+    (void)arg;
+    int id = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
+    void *p;
+    int e = 0;
+    for (long i = 0; i < 1000000; i++) {
+        errno = 0;
+        p = shmat(id, NULL, SHM_RDONLY);
+        if (p == (void *)-1) {
+            e = errno;
+            break;
+        }
+    }
+    row("shmat", 1, e, ENOMEM, "no room for one more mapping",
+        W("no room for one more mapping to attach segment %d: this process has ", id));
+    shmctl(id, IPC_RMID, NULL);
+}
+
+/* uid 65534, RLIMIT_MEMLOCK 0 (hard limit one page): SHM_LOCK of its own segment. */
+static int nobody_without_memlock(void) {
+    struct rlimit r = {0, 4096};
+    return setrlimit(RLIMIT_MEMLOCK, &r) != 0 ? -1 : become_nobody();
+}
+
+static void memlock_rows(void *arg) {
+    (void)arg;
+    int id = track(shmget(IPC_PRIVATE, 65536, IPC_CREAT | 0600));
+    ROW("shmctl", shmctl(id, SHM_LOCK, NULL) == -1, EPERM, "SHM_LOCK by its owner, RLIMIT_MEMLOCK 0",
+        W("SHM_LOCK on segment %d needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above 0, and this process's is 0", id));
+    struct rlimit r = {4096, 4096};
+    setrlimit(RLIMIT_MEMLOCK, &r);
+    ROW("shmctl", shmctl(id, SHM_LOCK, NULL) == -1, ENOMEM, "SHM_LOCK over RLIMIT_MEMLOCK",
+        W("SHM_LOCK on segment %d (65536 bytes) would lock more than this process's RLIMIT_MEMLOCK (4096 bytes) "
+          "allows its user",
+          id));
+    shmctl(id, IPC_RMID, NULL);
+}
+
+static int nothing(void) {
+    return 0;
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     get_rows();
@@ -468,6 +513,9 @@ int main(void) {
     in_child(injecting, injected_rows, NULL);
     big_id = track(shmget(IPC_PRIVATE, 256 << 20, IPC_CREAT | 0600));
     in_child(capped, capped_rows, NULL);
+    in_child(nothing, map_count_rows, NULL);
+    if (getuid() == 0)
+        in_child(nobody_without_memlock, memlock_rows, NULL);
     shmctl(victim, IPC_RMID, NULL);
     shmctl(big_id, IPC_RMID, NULL);
     if (getuid() == 0) {

@@ -1121,6 +1121,7 @@ fn through_the_preload_library_each_failure_is_explained_by_its_own_cause() {
         ("shmget", "ENFILE the file table is full (seccomp)"),
         ("shmctl", "EOVERFLOW too large for IPC_STAT (seccomp)"),
         ("shmat", "ENOMEM no room under RLIMIT_AS"),
+        ("shmat", "ENOMEM no room for one more mapping"),
         ("shmdt", "EINVAL already detached"),
         ("shmget", "ENOENT no segment, no IPC_CREAT"),
     ] {
