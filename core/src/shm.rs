@@ -213,7 +213,7 @@ fn announce(cfg: &Config) {
 /// shmget: gets (and with `IPC_CREAT`, makes) the segment of `key`.
 ///
 /// The program's call reaches the backend exactly as it was made. Whether it made the
-/// segment ("created") is decided around it by [`created`], with rshm's own direct
+/// segment ("created") is decided around it (the `created` module), with rshm's own direct
 /// questions, and only when something shows it (a log line at warn or above, the exit
 /// report, `RSHM_STRICT`); otherwise nothing is asked and it is recorded as found. When a
 /// get-or-create finds another user's segment, its owner (asked directly, unless already
