@@ -90,9 +90,11 @@ int main(void) {
     usleep(300 * 1000);
     snprintf(want, sizeof want, "address %p was already detached (at ", (void *)rw);
     CHECK_ERR(rshm_dt(rw) == -1, EINVAL, want, "double detach says already detached");
-    /* The time is when the first detach ran, not now (to 10 ms: the clocks are read apart). */
-    double shown = time_in(rshm_last_error());
-    CHECK(shown > before - 0.01 && shown < after + 0.01, "double detach gives the time of the first detach");
+    /* The time is when the first detach ran, not now, 300 ms later (to 10 ms: the clocks
+     * are read apart; 100 ms under valgrind, whose slow clock reads on a loaded machine
+     * can place the TSC's anchor some milliseconds off). */
+    double shown = time_in(rshm_last_error()), slack = under_valgrind() ? 0.1 : 0.01;
+    CHECK(shown > before - slack && shown < after + slack, "double detach gives the time of the first detach");
     snprintf(want, sizeof want, "it held segment %d)", id);
     CHECK(strstr(rshm_last_error(), want) != NULL, "double detach names the segment");
     CHECK(rshm_dt(ro) == 0, "detach ro");
