@@ -24,7 +24,7 @@ NATIVE_STATIC_LIBS := -lpthread -ldl -lm
 
 # Everything cargo's release build reads: when none of it changed, `make` runs no cargo.
 SOURCES := Cargo.toml Cargo.lock build.rs cbindgen.toml src/librshm.map core/Cargo.toml \
-	preload/Cargo.toml ls/Cargo.toml $(wildcard preload/build.rs c_tests/*) \
+	preload/Cargo.toml ls/Cargo.toml $(wildcard preload/build.rs preload/layout.ld c_tests/*) \
 	$(shell find src core/src preload/src ls/src -name '*.rs' 2>/dev/null)
 STAMP := $(RELEASE)/.rshm-built
 # What the stamp stands for: if one is missing, the build runs again.

@@ -8,6 +8,12 @@
 //! not change; a linker script called `libgcc_s.so`, in a directory searched first, turns
 //! that request into `-lgcc_eh`. Both arguments apply to the cdylib alone (not to
 //! rshm-trace, nor to the tests), and only on Linux with glibc.
+//!
+//! It also adds `layout.ld` to the link (with `INSERT`, so the linker's own layout stays
+//! and only the order within it changes): the code that runs at load, at exit and in a
+//! call together at the start of the text, the statics a call writes together in one
+//! page, the big zero-initialised tables after them. That took an exec of `/bin/true`
+//! from four faulted 64 KiB windows of this library's code to one (see layout.ld).
 
 use std::env;
 use std::fs;
@@ -29,4 +35,9 @@ fn main() {
     .expect("writing the libgcc_s.so linker script");
     println!("cargo:rustc-cdylib-link-arg=-static-libgcc");
     println!("cargo:rustc-cdylib-link-arg=-L{}", dir.display());
+
+    let layout =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("layout.ld");
+    println!("cargo:rerun-if-changed={}", layout.display());
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-T,{}", layout.display());
 }

@@ -152,7 +152,9 @@ pub fn get(default: Level) -> Config {
 fn init(default: Level) -> Config {
     // Reading the environment and opening the log file must not change the caller's errno.
     let _errno = crate::error::ErrnoGuard::save();
-    let pid = getpid();
+    // Asked of the kernel: the pid cache is set up at the first call, not here (see
+    // crate::pid), and this runs in the constructor.
+    let pid = crate::pid::getpid();
     // SAFETY: gettid takes no arguments and cannot fail.
     let me = unsafe { libc::gettid() };
     loop {
@@ -199,10 +201,13 @@ pub fn ready() -> bool {
 /// library's constructors call this, so no call (in a signal handler, or racing a fork)
 /// ever has to.
 pub fn init_early(default: Level) {
-    let _ = get(default);
-    // The pid cache filled now, by the process itself: a child sharing its memory
+    // This process is the one that may fill the pid cache: a child sharing its memory
     // (CLONE_VM) and calling first would otherwise fill it with the child's pid.
-    let _ = getpid();
+    crate::pid::at_load();
+    // What stamps count, decided now (two CPUIDs and the anchor): inherited by every
+    // child, which would otherwise decide again at its first call.
+    let _ = crate::clock::stamp();
+    let _ = get(default);
 }
 
 fn defaults(level: Level) -> Settings {
@@ -261,11 +266,12 @@ fn read_env(default: Level) -> Settings {
     }
     c.strict = env(c"RSHM_STRICT").is_some_and(|v| switch("RSHM_STRICT", v));
     c.report = env(c"RSHM_REPORT").is_some_and(|v| switch("RSHM_REPORT", v));
+    // Asked only when a file is named (one libc call fewer in every exec).
     // SAFETY: getauxval takes no pointers.
-    let secure = unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
-    match env(c"RSHM_LOG_FILE").filter(|p| !p.is_empty() && !secure) {
+    let secure = || unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    match env(c"RSHM_LOG_FILE").filter(|p| !p.is_empty() && !secure()) {
         // Nothing to open when nothing is logged.
-        Some(path) if c.level != Level::Off => crate::sink::set_file(path, getpid()),
+        Some(path) if c.level != Level::Off => crate::sink::set_file(path, crate::pid::getpid()),
         _ => crate::sink::set_stderr(),
     }
     c

@@ -98,6 +98,11 @@ fn read(b: &dyn Backend) -> Limits {
         l.shmall = si.shmall as u64;
         l.shmmni = si.shmmni as u64;
     }
+    // x86-64 Linux has one page size, 4096 bytes (its SHMLBA): no libc call, whose code
+    // page every exec under the preload library would fault in.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    let page: libc::c_long = 4096;
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     // SAFETY: sysconf takes no pointers; it reads the page size the kernel passed in auxv.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if page > 0 {

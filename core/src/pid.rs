@@ -5,6 +5,14 @@
 //! made in the middle of a program could land in a hole the program has just made by
 //! detaching a segment, and take the address it means to attach at again. Where the
 //! kernel refuses (before 4.14), every use asks the kernel.
+//!
+//! The page is set up (the madvise, which splits the library's zero-initialised mapping
+//! in two: about 10 us) at the first use, not when the library is loaded: most programs
+//! the preload library is loaded into never make a call. The constructors only note which
+//! process loaded the library ([`at_load`]); only that process sets the page up and fills
+//! it, so a child sharing its memory (vfork, posix_spawn, CLONE_VM) that calls first
+//! never leaves its own pid there. A child of that process that calls before it has set
+//! the page up asks the kernel at each use.
 
 use core::sync::atomic::{AtomicI32, AtomicU8, Ordering::*};
 
@@ -24,29 +32,58 @@ static PAGE: Page = Page {
 /// (A word of the hot line: every call reads it.)
 const STATE: &AtomicU8 = &crate::hot::HOT.pid_page;
 
-fn getpid() -> i32 {
+/// The pid of the process whose constructor ran ([`at_load`]); 0 if none did (a Rust
+/// program using this crate directly). Not wiped: a forked child reads its parent's.
+static LOADER: AtomicI32 = AtomicI32::new(0);
+
+/// This process's pid, asked of the kernel (no cache).
+pub fn getpid() -> i32 {
     // SAFETY: getpid takes no arguments and cannot fail.
     unsafe { libc::getpid() }
 }
 
+/// Called by the library's and the preload library's constructors, before main: notes
+/// that this process loaded the library, the one that may set up and fill the page.
+pub fn at_load() {
+    LOADER.store(getpid(), Relaxed);
+}
+
+/// The first use in this memory: sets the page up if this is the process that loaded the
+/// library (or no constructor ran), else answers without touching it.
 #[cold]
-fn setup() -> u8 {
+fn first() -> i32 {
+    let pid = getpid();
+    let loader = LOADER.load(Relaxed);
+    if loader != 0 && loader != pid {
+        // A child of the loading process, made before that process's first use: its
+        // memory may be the parent's (vfork, CLONE_VM), so the page is left alone.
+        return pid;
+    }
+    setup(pid);
+    pid
+}
+
+/// Asks for the page to be wiped on fork and fills it with `pid` before saying it is set
+/// up, so that no use ever sees it set up and empty in this process.
+#[cold]
+fn setup(pid: i32) {
     let _errno = crate::error::ErrnoGuard::save();
     let addr = &PAGE as *const Page as *mut libc::c_void;
     // SAFETY: PAGE is a whole, page-aligned page of this library's static memory;
     // MADV_WIPEONFORK changes only what a forked child sees of it.
     let ok = unsafe { libc::madvise(addr, 4096, libc::MADV_WIPEONFORK) } == 0;
-    let state = if ok { 1 } else { 2 };
-    // Racing threads make the same madvise call and store the same state.
-    STATE.store(state, Release);
-    state
+    if ok {
+        PAGE.pid.store(pid, Relaxed);
+    }
+    // Racing threads make the same madvise call and store the same values.
+    STATE.store(if ok { 1 } else { 2 }, Release);
 }
 
 /// This process's pid.
 #[inline]
 pub fn current() -> i32 {
     let state = match STATE.load(Acquire) {
-        0 => setup(),
+        0 => return first(),
         s => s,
     };
     if state != 1 {
