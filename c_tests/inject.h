@@ -1,14 +1,43 @@
-/* Makes the kernel refuse chosen shm system calls with a chosen errno, for the causes
- * that cannot be provoked for real: ENFILE from shmget needs the system-wide file table
+/* Helpers that provoke failures for the truth tables of explanations (used by
+ * c_tests/test_explain.c and preload/c_progs/explain.c):
+ * - overcommit_mode() and cap_address_space(), for shmget's and shmat's ENOMEM;
+ * - inject(), which makes the kernel refuse chosen shm system calls with a chosen errno,
+ *   for the causes that cannot be provoked for real: ENFILE from shmget needs the system-wide file table
  * full (every program on the machine would fail), and shmctl's EOVERFLOW comes only from
  * the old 32-bit IPC_STAT, which x86-64 programs do not have. A seccomp filter (in a forked
  * child: a filter cannot be removed) refuses only the calls whose arguments match, so
- * every other call, rshm's questions included, reaches the kernel.
- * Used by c_tests/test_explain.c and preload/c_progs/explain.c. */
+ * every other call, rshm's questions included, reaches the kernel. */
 #ifndef RSHM_INJECT_H
 #define RSHM_INJECT_H
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+/* /proc/sys/vm/overcommit_memory: 0 heuristic, 1 always, 2 strict; -1 if unreadable. */
+static inline int overcommit_mode(void) {
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1)
+            mode = -1;
+        fclose(f);
+    }
+    return mode;
+}
+
+/* Sets RLIMIT_AS to what the process maps now (VmSize) plus `extra` bytes. 0, or -1. */
+static inline int cap_address_space(unsigned long long extra) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        sscanf(line, "VmSize: %llu", &kb);
+    if (f)
+        fclose(f);
+    struct rlimit r = {.rlim_cur = (kb << 10) + extra, .rlim_max = (kb << 10) + extra};
+    return kb == 0 ? -1 : setrlimit(RLIMIT_AS, &r);
+}
 #include <sys/ipc.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>

@@ -407,13 +407,7 @@ static void injected_rows(void *arg) {
 /* More memory than this machine has, under the kernel's heuristic (0) or strict (2)
  * overcommit policy: shmget reserves it, and refuses. */
 static void get_enomem(void) {
-    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
-    int mode = -1;
-    if (f) {
-        if (fscanf(f, "%d", &mode) != 1)
-            mode = -1;
-        fclose(f);
-    }
+    int mode = overcommit_mode();
     if (mode != 0 && mode != 2)
         return;
     ROW(GET, guard(rshm_get(IPC_PRIVATE, (size_t)1 << 42, IPC_CREAT | 0600)) == -1, ENOMEM,
@@ -426,15 +420,7 @@ static void get_enomem(void) {
 static int big_id;
 
 static int capped(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        sscanf(line, "VmSize: %llu", &kb);
-    if (f)
-        fclose(f);
-    struct rlimit r = {.rlim_cur = (kb << 10) + (16 << 20), .rlim_max = (kb << 10) + (16 << 20)};
-    return kb == 0 ? -1 : setrlimit(RLIMIT_AS, &r);
+    return cap_address_space(16 << 20);
 }
 
 static void capped_rows(void *arg) {

@@ -273,6 +273,46 @@ static void *remover(void *arg) {
     return NULL;
 }
 
+/* One try of a call racing the remover: 0 if it succeeded (and was undone), else errno. */
+static int try_attach(int id) {
+    errno = 0;
+    void *q = shmat(id, NULL, 0);
+    if (q == (void *)-1)
+        return errno;
+    shmdt(q);
+    return 0;
+}
+
+static int try_stat(int id) {
+    struct shmid_ds sd;
+    errno = 0;
+    return shmctl(id, IPC_STAT, &sd) == 0 ? 0 : errno;
+}
+
+/* Rounds of `call` (made by `try`) racing a thread that removes the segment, until the
+ * kernel says EIDRM (a row `cause`, its sentence `sentence` with the id) or 20000 rounds
+ * pass; each round lost to the removal is a row of EINVAL (`lost`). */
+static void eidrm_race(const char *call, int (*try)(int), const char *cause, const char *sentence, const char *lost) {
+    int met = 0;
+    for (int round = 0; round < 20000 && !met; round++) {
+        struct race r = {.id = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600))};
+        pthread_t t;
+        pthread_create(&t, NULL, remover, &r);
+        r.go = 1;
+        int e;
+        while ((e = try(r.id)) == 0)
+            ;
+        if (e == EIDRM) {
+            met = 1;
+            row(call, 1, e, EIDRM, cause, W(sentence, r.id));
+        } else {
+            row(call, 1, e, EINVAL, lost, W("no segment has id %d (never made, or removed and destroyed)", r.id));
+        }
+        pthread_join(t, NULL);
+    }
+    printf("%s EIDRM race: %s\n", call, met ? "met" : "not met");
+}
+
 static void at_dt_ctl_rows(void) {
     int id = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
     ROW("shmat", shmat(-1, NULL, 0) == (void *)-1, EINVAL, "a negative shmid",
@@ -340,63 +380,12 @@ static void at_dt_ctl_rows(void) {
         "99 is not a shmctl command this kernel knows");
     shmctl(id, IPC_RMID, NULL);
 
-    /* EIDRM: destroyed between the kernel finding the segment and attaching it (a race;
-     * the rounds that miss it end in EINVAL, a row of their own each). */
-    int met = 0;
-    for (int round = 0; round < 20000 && !met; round++) {
-        struct race r = {.id = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600))};
-        pthread_t t;
-        pthread_create(&t, NULL, remover, &r);
-        r.go = 1;
-        for (;;) {
-            errno = 0;
-            void *q = shmat(r.id, NULL, 0);
-            int e = errno;
-            if (q != (void *)-1) {
-                shmdt(q);
-                continue;
-            }
-            if (e == EIDRM) {
-                met = 1;
-                row("shmat", 1, e, EIDRM, "destroyed while being attached",
-                    W("segment %d was destroyed while this call attached it", r.id));
-            } else {
-                row("shmat", 1, e, EINVAL, "no such segment (the race lost)",
-                    W("no segment has id %d (never made, or removed and destroyed)", r.id));
-            }
-            break;
-        }
-        pthread_join(t, NULL);
-    }
-    printf("EIDRM race: %s\n", met ? "met" : "not met");
-
-    /* shmctl's EIDRM: destroyed between the kernel finding the segment and locking it for
-     * IPC_STAT (the same race, narrower). */
-    met = 0;
-    for (int round = 0; round < 20000 && !met; round++) {
-        struct race r = {.id = track(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600))};
-        pthread_t t;
-        pthread_create(&t, NULL, remover, &r);
-        r.go = 1;
-        struct shmid_ds sd;
-        for (;;) {
-            errno = 0;
-            if (shmctl(r.id, IPC_STAT, &sd) == 0)
-                continue;
-            int e = errno;
-            if (e == EIDRM) {
-                met = 1;
-                row("shmctl", 1, e, EIDRM, "destroyed while being read",
-                    W("segment %d was removed", r.id));
-            } else {
-                row("shmctl", 1, e, EINVAL, "IPC_STAT, no such segment (the race lost)",
-                    W("no segment has id %d (never made, or removed and destroyed)", r.id));
-            }
-            break;
-        }
-        pthread_join(t, NULL);
-    }
-    printf("shmctl EIDRM race: %s\n", met ? "met" : "not met");
+    /* EIDRM: destroyed between the kernel finding the segment and attaching it, or
+     * locking it for IPC_STAT (races; the rounds that miss end in EINVAL, a row each). */
+    eidrm_race("shmat", try_attach, "destroyed while being attached", "segment %d was destroyed while this call attached it",
+               "no such segment (the race lost)");
+    eidrm_race("shmctl", try_stat, "destroyed while being read", "segment %d was removed",
+               "IPC_STAT, no such segment (the race lost)");
 }
 
 /* ---- causes that cannot be provoked for real (c_tests/inject.h says why) ---- */
@@ -420,13 +409,7 @@ static void injected_rows(void *arg) {
 /* ---- memory ---- */
 
 static void get_enomem(void) {
-    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
-    int mode = -1;
-    if (f) {
-        if (fscanf(f, "%d", &mode) != 1)
-            mode = -1;
-        fclose(f);
-    }
+    int mode = overcommit_mode();
     if (mode != 0 && mode != 2)
         return;
     ROW("shmget", track(shmget(IPC_PRIVATE, (size_t)1 << 42, IPC_CREAT | 0600)) == -1, ENOMEM,
@@ -438,15 +421,7 @@ static void get_enomem(void) {
 static int big_id;
 
 static int capped(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        sscanf(line, "VmSize: %llu", &kb);
-    if (f)
-        fclose(f);
-    struct rlimit r = {.rlim_cur = (kb << 10) + (16 << 20), .rlim_max = (kb << 10) + (16 << 20)};
-    return kb == 0 ? -1 : setrlimit(RLIMIT_AS, &r);
+    return cap_address_space(16 << 20);
 }
 
 static void capped_rows(void *arg) {
