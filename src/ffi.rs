@@ -4,7 +4,7 @@
 use libc::{c_char, c_int, c_void, key_t, size_t};
 use rshm_core::__private::boundary::boundary;
 use rshm_core::__private::shm::{self, LIBRARY};
-use rshm_core::__private::{error, registry, report};
+use rshm_core::__private::{error, registry};
 
 /// Gets the identifier of the System V shared memory segment of `key`, creating it
 /// with `IPC_CREAT` (see shmget(2)). Returns the id, or -1 with errno set;
@@ -77,7 +77,7 @@ extern "C" fn init() {
 /// dropped log lines. A destructor rather than atexit(3), which a call would have to
 /// register, maybe inside a signal handler.
 extern "C" fn fini() {
-    report::at_exit(&LIBRARY);
+    LIBRARY.at_exit();
 }
 
 // In this module, so that the object a static link pulls in for the functions above

@@ -30,7 +30,7 @@ pub fn mono_ns() -> u64 {
 
 /// Monotonic time, in nanoseconds, asked of the kernel by the system call itself rather
 /// than through libc and the vDSO: for the anchor, taken once (in the constructors, see
-/// `config::init_early`). libc's wrapper and the vDSO's pages would be two more page
+/// `shm::init_early`). libc's wrapper and the vDSO's pages would be two more page
 /// faults in every exec under the preload library (about 2 us) than the two system
 /// calls cost.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

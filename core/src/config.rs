@@ -110,6 +110,22 @@ impl Config {
         self.0 & REPORT != 0
     }
 
+    /// Whether anything the process's history (the registry: what it attached and made,
+    /// and whether it made it) can be shown under this configuration: a log line at `warn`
+    /// or above (a failure's explanation, "already detached"; "created"; the squatting
+    /// warning; at `info`, the note on a removal while attached), the exit report
+    /// (`RSHM_REPORT=1`, shown at any level but `off`), or `RSHM_STRICT=1` (its refusal of
+    /// a squatted key). Nothing else reads that history but the linkable library's own API
+    /// (`rshm_attachment_count()`, `rshm_last_error()`), which the preload library does not
+    /// have: see [`crate::shm::Api::records`]. The configuration is read once, so this
+    /// never changes in a process (nor in its forked children).
+    #[inline]
+    pub fn shows_history(self) -> bool {
+        self.level() >= Level::Warn
+            || (self.report() && self.level() != Level::Off)
+            || self.strict()
+    }
+
     /// The fields, unpacked.
     pub fn settings(self) -> Settings {
         Settings {
@@ -198,16 +214,13 @@ pub fn ready() -> bool {
 }
 
 /// Reads the configuration now, if nothing has yet: the library's and the preload
-/// library's constructors call this, so no call (in a signal handler, or racing a fork)
-/// ever has to.
-pub fn init_early(default: Level) {
+/// library's constructors call this (through `shm::init_early`), so no call (in a signal
+/// handler, or racing a fork) ever has to.
+pub fn init_early(default: Level) -> Config {
     // This process is the one that may fill the pid cache: a child sharing its memory
     // (CLONE_VM) and calling first would otherwise fill it with the child's pid.
     crate::pid::at_load();
-    // What stamps count, decided now (two CPUIDs and the anchor): inherited by every
-    // child, which would otherwise decide again at its first call.
-    let _ = crate::clock::stamp();
-    let _ = get(default);
+    get(default)
 }
 
 fn defaults(level: Level) -> Settings {

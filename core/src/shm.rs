@@ -1,5 +1,7 @@
 //! The four operations: validate -> backend -> registry -> log. Each returns a `Result`;
-//! turning it into `-1` and errno is the C boundary's job.
+//! turning it into `-1` and errno is the C boundary's job. Where nothing of a call but its
+//! result can be seen (the preload library with nothing shown: `Api::records`), the call
+//! goes straight to the backend.
 
 use crate::backend::{self, Backend, Direct, FAILED, Syscall};
 use crate::clock;
@@ -45,14 +47,68 @@ impl<B> Api<B> {
     fn enforces(&self, c: &Config) -> bool {
         !self.observe || c.strict()
     }
+
+    /// Whether a call under `c` does what can be seen besides its result: checks its
+    /// arguments (against the limits), records what it did in the registry (with the pid
+    /// and a time stamp), and explains a failure; if not, it only hands the call to the
+    /// backend. The linkable library always does: it enforces its rules, and its API shows
+    /// the registry and the explanations whatever the log level (`rshm_attachment_count()`,
+    /// `rshm_last_error()`'s "already detached at ..."). The preload library exports
+    /// nothing but the four libc names and only reports broken rules, so there all of that
+    /// is seen only through what `c` shows ([`Config::shows_history`]); when that is
+    /// nothing (`RSHM_LOG=off` or `error`, no shown report, no `RSHM_STRICT`), a call
+    /// touches none of the registry's pages (a forked child making a few calls faults none
+    /// of them in) and asks the kernel nothing of its own. The configuration is read once
+    /// per process, so a process does this for all its calls or for none (but for a call
+    /// in a signal handler that interrupted the reading of the configuration itself, which
+    /// runs with the defaults, and records).
+    #[inline(always)]
+    pub(crate) fn records(&self, c: &Config) -> bool {
+        !self.observe || c.shows_history()
+    }
+}
+
+impl<B: Backend> Api<B> {
+    /// What the destructor does: the exit report and the count of dropped log lines
+    /// (`report::at_exit`), entered only when there is something to say. The report's own
+    /// frame is large (its lines are built on the stack, and the stack is probed a page
+    /// down at its entry), so a process with nothing to report, the common case, does not
+    /// touch that page: in a forked child, a copy-on-write fault fewer at exit.
+    #[inline(always)]
+    pub fn at_exit(&self) {
+        // Not read yet: no call was made and no constructor ran, nothing to say (and the
+        // configuration is not read here).
+        if !config::ready() {
+            return;
+        }
+        let c = config::get(self.default_level);
+        if (c.report() && c.level() != Level::Off) || crate::sink::lost_total() > 0 {
+            exit_report(self);
+        }
+    }
+}
+
+/// [`Api::at_exit`]'s slow side, out of line.
+#[cold]
+#[inline(never)]
+fn exit_report<B: Backend>(api: &Api<B>) {
+    crate::report::at_exit(api);
 }
 
 /// What the library's and the preload library's constructors do, so that no call has to
-/// (inside a signal handler, or in each forked child): read the configuration, fill the pid
-/// cache, and read the limits (IPC_INFO, asked directly), which forked children inherit.
+/// (inside a signal handler, or in each forked child): read the configuration and note
+/// which process loaded the library (for the pid cache); then, if calls will check and
+/// record (`Api::records`), decide what time stamps count (two CPUIDs and an anchor of
+/// two clock reads) and read the limits (IPC_INFO, asked directly), both inherited by
+/// forked children, which would otherwise each do it again at their first call. The
+/// preload library with nothing shown (`RSHM_LOG=off`) needs neither, ever: an exec under
+/// it then asks the kernel nothing about shared memory.
 pub fn init_early<B>(api: &Api<B>) {
-    config::init_early(api.default_level);
-    let _ = limits::get(&Direct);
+    let cfg = config::init_early(api.default_level);
+    if api.records(&cfg) {
+        let _ = clock::stamp();
+        let _ = limits::get(&Direct);
+    }
 }
 
 /// The state of one call in progress: when it started and what it was asked.
@@ -69,6 +125,8 @@ struct Call<'a, B: 'static> {
     /// The call broke a rule that is only reported (the preload library); the rule's
     /// sentence waits in this thread's last error.
     broken: bool,
+    /// The call is checked, recorded and explained ([`Api::records`]), not only forwarded.
+    records: bool,
 }
 
 impl<'a, B: Backend> Call<'a, B> {
@@ -86,15 +144,18 @@ impl<'a, B: Backend> Call<'a, B> {
             t0: clock::Stamp(0),
             dur_ns: 0,
             broken: false,
+            records: api.records(&cfg),
         }
     }
 
-    /// Makes the kernel call `f`, stamping its start (one stamp a call: the registry's
-    /// time) and, when a line may be logged, measuring it: the duration a line shows is the
-    /// kernel's time alone.
+    /// Makes the kernel call `f`, stamping its start when the call records (one stamp a
+    /// call: the registry's time) and, when a line may be logged (which implies that it
+    /// records), measuring it: the duration a line shows is the kernel's time alone.
     #[inline(always)]
     fn kernel<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        self.t0 = clock::stamp();
+        if self.records {
+            self.t0 = clock::stamp();
+        }
         let r = f();
         if Level::Warn <= self.cfg.level() {
             let _errno = crate::error::ErrnoGuard::save();
@@ -131,6 +192,23 @@ impl<'a, B: Backend> Call<'a, B> {
             dur_ns,
         };
         log::emit(&self.cfg, &r);
+    }
+
+    /// The kernel's refusal (this thread's errno), unexplained: for a call of which nothing
+    /// can be seen but its result ([`Api::records`] false), where no explanation would be
+    /// shown, so none of the questions an explanation asks the kernel is asked.
+    #[cold]
+    #[inline(never)]
+    fn refused(&self) -> Error {
+        let e = errno();
+        Error::new(
+            e,
+            format_args!(
+                "{}: the kernel refused with {}",
+                self.name,
+                crate::names::errno_name(e)
+            ),
+        )
     }
 
     /// Logs the failure `e` (at warn) and hands it back.
@@ -226,11 +304,21 @@ pub fn get<B: Backend>(
     flags: c_int,
 ) -> Result<c_int, Error> {
     let mut call = Call::start(api, 0, Args::Get { key, size, flags });
-    let mut lim = limits::get(&Direct);
-    if validate::rests_on_limits(key, size, &lim) {
-        // About to refuse on a limit: the administrator may have raised it since.
-        lim = limits::reread();
+    if !call.records {
+        // Nothing of this call can be seen but its result (see `Api::records`).
+        let id = call.kernel(|| api.backend.shmget(key, size, flags));
+        if id < 0 {
+            return Err(call.refused());
+        }
+        return Ok(id);
     }
+    let lim = limits::get(&Direct);
+    let lim = if validate::rests_on_limits(key, size, &lim) {
+        // About to refuse on a limit: the administrator may have raised it since.
+        limits::reread()
+    } else {
+        lim
+    };
     let mut warning = call.check(validate::get(call.name, key, size, flags, &lim))?;
     if call.cfg.strict() && warning.world_writable() {
         let e = Error::new(
@@ -244,20 +332,12 @@ pub fn get<B: Backend>(
     let get_or_create = named && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT;
     // "created" is shown by a log line at warn or above, the exit report (shown at any
     // level but off) and strict mode's squatting check; otherwise nothing is asked.
-    let level = call.cfg.level();
-    let shown =
-        Level::Warn <= level || (call.cfg.report() && level != Level::Off) || call.cfg.strict();
+    let shown = call.cfg.shows_history();
     // A get-or-create first asks whether the key has a segment.
     let found = (shown && get_or_create).then(|| created::before(key));
     let id = call.kernel(|| api.backend.shmget(key, size, flags));
     if id < 0 {
-        let e = errno();
-        if matches!(e, EINVAL | ENOSPC) {
-            // The explanation names limits: as they are now.
-            lim = limits::reread();
-        }
-        let e = explain::get(&Direct, call.name, key, size, flags, &lim, e);
-        return Err(call.failed(e));
+        return Err(get_failed(&call, key, size, flags, errno()));
     }
     let pid = config::getpid();
     let mode = (flags & 0o777) as u32;
@@ -299,6 +379,27 @@ pub fn get<B: Backend>(
     Ok(id)
 }
 
+/// A shmget the kernel refused with `errno`: explained (and logged at warn).
+#[cold]
+#[inline(never)]
+fn get_failed<B: Backend>(
+    call: &Call<'_, B>,
+    key: key_t,
+    size: usize,
+    flags: c_int,
+    errno: c_int,
+) -> Error {
+    let lim = if matches!(errno, EINVAL | ENOSPC) {
+        // The explanation names limits: as they are now.
+        limits::reread()
+    } else {
+        limits::get(&Direct)
+    };
+    call.failed(explain::get(
+        &Direct, call.name, key, size, flags, &lim, errno,
+    ))
+}
+
 fn euid() -> u32 {
     // SAFETY: geteuid takes no arguments and cannot fail.
     unsafe { libc::geteuid() }
@@ -318,6 +419,15 @@ pub unsafe fn attach<B: Backend>(
     flags: c_int,
 ) -> Result<usize, Error> {
     let mut call = Call::start(api, 1, Args::At { shmid, addr, flags });
+    if !call.records {
+        // Nothing of this call can be seen but its result (see `Api::records`).
+        // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
+        let p = call.kernel(|| unsafe { api.backend.shmat(shmid, addr, flags) });
+        if p == FAILED {
+            return Err(call.refused());
+        }
+        return Ok(p);
+    }
     let lba = limits::shmlba(&Direct);
     let warning = call.check(validate::at(call.name, shmid, addr, flags, lba))?;
     // SAFETY: the caller upholds shmat's contract (see this function's Safety section).
@@ -340,6 +450,14 @@ pub unsafe fn attach<B: Backend>(
 #[inline(always)]
 pub unsafe fn detach<B: Backend>(api: &Api<B>, addr: usize) -> Result<(), Error> {
     let mut call = Call::start(api, 2, Args::Dt { addr });
+    if !call.records {
+        // Nothing of this call can be seen but its result (see `Api::records`).
+        // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
+        if call.kernel(|| unsafe { api.backend.shmdt(addr) }) < 0 {
+            return Err(call.refused());
+        }
+        return Ok(());
+    }
     let lba = limits::shmlba(&Direct);
     let mut warning = call.check(validate::dt(call.name, addr, lba))?;
     let seen = registry::attachment(addr);
@@ -375,6 +493,16 @@ pub fn rmid<B: Backend>(api: &Api<B>, shmid: c_int) -> Result<(), Error> {
             cmd: IPC_RMID,
         },
     );
+    if !call.records {
+        // Nothing of this call can be seen but its result (see `Api::records`).
+        // SAFETY: IPC_RMID reads no buffer.
+        let r =
+            call.kernel(|| unsafe { api.backend.shmctl(shmid, IPC_RMID, core::ptr::null_mut()) });
+        if r < 0 {
+            return Err(call.refused());
+        }
+        return Ok(());
+    }
     let mut warning = call.check(validate::rmid(call.name, shmid))?;
     // Unknown (None) while an attachment that did not fit the registry is held: then
     // nothing is said rather than a number that may be wrong. The note (info) says what
@@ -413,6 +541,9 @@ pub unsafe fn ctl<B: Backend>(
     let mut call = Call::start(api, 3, Args::Ctl { shmid, cmd });
     // SAFETY: the caller guarantees `buf` fits `cmd`.
     let r = call.kernel(|| unsafe { api.backend.shmctl(shmid, cmd, buf) });
+    if r < 0 && !call.records {
+        return Err(call.refused());
+    }
     if r < 0 {
         return Err(call.failed(explain::ctl(&Direct, call.name, shmid, cmd, errno())));
     }

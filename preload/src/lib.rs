@@ -11,7 +11,6 @@ mod hooks;
 mod next;
 
 use rshm_core::__private::config::Level;
-use rshm_core::__private::report;
 use rshm_core::__private::shm::Api;
 
 /// How the core sees a traced program: the next libc definitions, libc's names, rules
@@ -35,7 +34,7 @@ extern "C" fn init() {
 /// A destructor rather than atexit(3), which a call would have to register, maybe
 /// inside a signal handler.
 extern "C" fn fini() {
-    report::at_exit(&PRELOAD);
+    PRELOAD.at_exit();
 }
 
 #[used]

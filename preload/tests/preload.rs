@@ -1380,17 +1380,18 @@ fn rshms_own_questions_are_the_listed_ones() {
     assert_eq!(shown, expected, "strace:\n{text}");
 }
 
-/// With the log off, nothing rshm would ask shows anywhere, so it asks nothing but the
-/// limits, even with RSHM_REPORT=1 (the report is not shown at level off).
+/// With the log off, nothing rshm would ask shows anywhere, so it asks nothing, not even
+/// the limits (no argument is checked: a broken rule would go unreported), even with
+/// RSHM_REPORT=1 (the report is not shown at level off): strace shows the program's calls
+/// alone.
 #[test]
-fn with_the_log_off_rshm_asks_only_the_limits() {
+fn with_the_log_off_rshm_asks_nothing() {
     let env = [("RSHM_LOG", "off"), ("RSHM_REPORT", "1")];
     let Some((words, shown, text)) = questions_under_strace(&env) else {
         return;
     };
     let (key, unseen, private, made) = (&words[1], &words[3], &words[4], &words[5]);
     let expected = [
-        "shmctl(0, IPC_INFO, {..})".to_string(),
         "shmget(IPC_PRIVATE, 4096, IPC_CREAT|0600)".to_string(),
         format!("shmat({unseen}, NULL, 0)"),
         "shmdt(ADDR)".to_string(),
@@ -1402,4 +1403,88 @@ fn with_the_log_off_rshm_asks_only_the_limits() {
         format!("shmctl({unseen}, IPC_RMID, NULL)"),
     ];
     assert_eq!(shown, expected, "strace:\n{text}");
+}
+
+/// preload/c_progs/pages.c preloaded with `env` (logging as JSON to `log`): what it
+/// printed, as name -> value.
+fn pages(log: &Log, env: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let prog = build("pages");
+    let out = run_traced(&prog, &[], log, env);
+    let _cleanup = Cleanup(segs(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{env:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// With nothing shown (the log off or at error, no report shown, no RSHM_STRICT), the
+/// preload library records nothing: 64 attachments at once make none of the registry's
+/// pages resident. Wherever the registry can be seen (a log at warn, RSHM_REPORT=1 at
+/// level error, RSHM_STRICT=1 with the log off), it records as before: the same 64 make
+/// some 64 of its pages resident, a second detach is explained as already detached, and
+/// the exit report names the attachment held as attached here. The program gets the same
+/// results either way.
+#[test]
+fn with_nothing_shown_the_preload_library_records_nothing() {
+    let kb = |m: &BTreeMap<String, String>| -> i64 { m["rss_kb"].parse().unwrap() };
+    for level in ["off", "error"] {
+        let log = Log::new("pages-quiet");
+        let m = pages(&log, &[("RSHM_LOG", level), ("RSHM_REPORT", "0")]);
+        assert!(
+            kb(&m) < 64,
+            "RSHM_LOG={level}: the registry's pages were touched: {m:?}"
+        );
+        assert_eq!(
+            (m["second"].as_str(), m["kept"].as_str()),
+            ("-1 22", "1 rmid 0")
+        );
+        assert!(log.lines().is_empty(), "{:?}", log.lines());
+    }
+    // RSHM_REPORT=1 is not shown at level off: nothing recorded either.
+    let log = Log::new("pages-off-report");
+    let m = pages(&log, &[("RSHM_LOG", "off"), ("RSHM_REPORT", "1")]);
+    assert!(kb(&m) < 64, "off with the report: {m:?}");
+
+    // Shown: recorded.
+    let log = Log::new("pages-warn");
+    let m = pages(&log, &[("RSHM_LOG", "warn")]);
+    assert!(kb(&m) >= 4 * 48, "RSHM_LOG=warn records: {m:?}");
+    assert_eq!(m["second"], "-1 22");
+    let failed: Vec<_> = log
+        .json()
+        .into_iter()
+        .filter(|l| get(l, "call") == "shmdt")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert!(
+        get(&failed[0], "msg").contains("was already detached (at "),
+        "{failed:#?}"
+    );
+
+    let log = Log::new("pages-report");
+    let m = pages(&log, &[("RSHM_LOG", "error"), ("RSHM_REPORT", "1")]);
+    assert!(kb(&m) >= 4 * 48, "the report at level error records: {m:?}");
+    let report: Vec<String> = log
+        .json()
+        .iter()
+        .filter(|l| get(l, "call") == "report")
+        .map(|l| get(l, "msg").to_string())
+        .collect();
+    assert!(
+        report
+            .iter()
+            .any(|m| m.contains("bytes, attached here at ")),
+        "{report:#?}"
+    );
+
+    let log = Log::new("pages-strict");
+    let m = pages(&log, &[("RSHM_LOG", "off"), ("RSHM_STRICT", "1")]);
+    assert!(kb(&m) >= 4 * 48, "RSHM_STRICT=1 records: {m:?}");
 }
