@@ -28,7 +28,7 @@ pub fn before(key: key_t) -> Option<c_int> {
     let _errno = crate::error::ErrnoGuard::save();
     let id = Direct.shmget(key, 0, 0);
     // ENOENT: no segment. (Another refusal cannot come from a lookup of size 0 and no
-    // permission bits; were it to, the call is not taken for a maker.)
+    // permission bits; were it to, the creator's pid decides, as for a new segment.)
     (id >= 0 || crate::error::errno() != libc::ENOENT).then_some(id)
 }
 
