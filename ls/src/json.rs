@@ -1,6 +1,7 @@
 //! `--json`: one document, the schema of rshm-ls(1) and ls/schema.json (version 1).
 
 use crate::args::Options;
+use crate::escape::lossy;
 use crate::filter;
 use crate::process::Creator;
 use crate::snapshot::{Entry, Snapshot};
@@ -80,6 +81,12 @@ fn int(n: impl Into<i128>) -> J {
     J::Int(n.into())
 }
 
+/// A sum that may pass 2^64 (it cannot pass 2^127: sizes are below 2^64 and there are
+/// fewer than 2^32 segments).
+fn wide(n: u128) -> J {
+    J::Int(i128::try_from(n).unwrap_or(i128::MAX))
+}
+
 /// An integer, or null.
 fn opt<T: Into<i128>>(v: Option<T>) -> J {
     v.map_or(J::Null, int)
@@ -107,7 +114,11 @@ fn segment(e: &Entry, users: &mut Users) -> J {
     let s = &e.seg;
     let (creator_state, creator_command) = match &e.creator {
         Creator::Unknown => ("unknown", J::Null),
-        Creator::Alive { comm } => ("running", J::Str(comm.clone())),
+        Creator::Alive { comm } => ("running", J::Str(lossy(comm))),
+        Creator::Unsure { comm, .. } => (
+            "exists",
+            comm.as_deref().map_or(J::Null, |c| J::Str(lossy(c))),
+        ),
         Creator::Exited => ("exited", J::Null),
         Creator::Reused { .. } => ("pid reused", J::Null),
     };
@@ -117,7 +128,7 @@ fn segment(e: &Entry, users: &mut Users) -> J {
         .map(|a| {
             J::Obj(vec![
                 ("pid", int(a.pid)),
-                ("command", J::Str(a.comm.clone())),
+                ("command", J::Str(lossy(&a.comm))),
                 ("uid", opt(a.uid)),
                 (
                     "user",
@@ -185,7 +196,7 @@ pub fn document(snap: &Snapshot, o: &Options, users: &mut Users) -> String {
                     users.name(*uid).map_or(J::Null, |n| J::Str(n.into())),
                 ),
                 ("segments", int(u.segments)),
-                ("bytes", int(u.bytes)),
+                ("bytes", wide(u.bytes)),
             ])
         })
         .collect();
@@ -211,8 +222,8 @@ pub fn document(snap: &Snapshot, o: &Options, users: &mut Users) -> String {
             "totals",
             J::Obj(vec![
                 ("segments", int(t.segments)),
-                ("pages", int(t.pages)),
-                ("bytes", int(t.bytes)),
+                ("pages", wide(t.pages)),
+                ("bytes", wide(t.bytes)),
                 ("largest", int(t.largest)),
                 ("page_size", int(t.page_size)),
                 ("users", J::Arr(by_user)),

@@ -63,8 +63,8 @@ pub fn read() -> Option<Limits> {
 pub struct UserTotal {
     /// Segments the user owns.
     pub segments: u64,
-    /// Their bytes.
-    pub bytes: u64,
+    /// Their bytes (a sum of sizes up to 2^64 each: wider than u64).
+    pub bytes: u128,
 }
 
 /// The whole table, counted as shmget counts it.
@@ -73,9 +73,9 @@ pub struct Totals {
     /// Segments (against SHMMNI).
     pub segments: u64,
     /// Pages: each segment's size rounded up to a page (against SHMALL).
-    pub pages: u64,
-    /// Bytes of all segments.
-    pub bytes: u64,
+    pub pages: u128,
+    /// Bytes of all segments (sizes are up to 2^64 each, so the sum is wider).
+    pub bytes: u128,
     /// The largest segment, in bytes (against SHMMAX).
     pub largest: u64,
     /// The page size used.
@@ -92,12 +92,12 @@ pub fn totals(segments: &[Segment], page_size: u64) -> Totals {
     };
     for s in segments {
         t.segments += 1;
-        t.pages += s.size.div_ceil(page_size);
-        t.bytes += s.size;
+        t.pages += u128::from(s.size.div_ceil(page_size));
+        t.bytes += u128::from(s.size);
         t.largest = t.largest.max(s.size);
         let u = t.users.entry(s.uid).or_default();
         u.segments += 1;
-        u.bytes += s.size;
+        u.bytes += u128::from(s.size);
     }
     t
 }
@@ -132,6 +132,18 @@ mod tests {
                 bytes: 4097
             }
         );
+    }
+
+    #[test]
+    fn sizes_beyond_two_to_the_64_add_up() {
+        let seg = |size| Segment {
+            size,
+            ..Segment::default()
+        };
+        let t = totals(&[seg(u64::MAX), seg(u64::MAX), seg(1 << 62)], 4096);
+        assert_eq!(t.bytes, 2 * u128::from(u64::MAX) + (1 << 62));
+        assert_eq!(t.users[&0].bytes, t.bytes);
+        assert_eq!(t.pages, 2 * (1u128 << 52) + (1 << 50));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 
 mod args;
 mod attachers;
+mod escape;
 mod filter;
 mod json;
 mod limits;
 mod output;
 mod process;
+mod procfs;
 mod render;
 mod segments;
 mod snapshot;
@@ -37,7 +39,7 @@ fn run() -> Result<ExitCode, String> {
     let argv = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned());
-    let o =
+    let mut o =
         match args::parse(argv).map_err(|e| format!("{e} (rshm-ls --help lists the options)"))? {
             Command::Help => return print(args::HELP),
             Command::Version => return print(args::VERSION),
@@ -49,9 +51,16 @@ fn run() -> Result<ExitCode, String> {
         })?),
         Err(_) => None,
     };
-    let ns = snapshot::namespace()?;
-    for pid in &o.pids {
-        filter::check_pid(*pid, &ns)?;
+    if !o.pids.is_empty() {
+        let view = procfs::view();
+        let ns = snapshot::namespace()?;
+        for pid in o.pids.iter_mut() {
+            let (process, note) = filter::check_pid(*pid, &ns, &view)?;
+            if let Some(note) = note {
+                eprintln!("rshm-ls: {note}");
+            }
+            *pid = process;
+        }
     }
     let mut users = users::Users::default();
     if let Some(interval) = o.watch {
@@ -69,6 +78,9 @@ fn run() -> Result<ExitCode, String> {
         .entries
         .iter()
         .any(|e| e.state == state::State::Orphaned && filter::matches(e, &o));
+    // The process ends here: freeing what may be millions of attachers would only cost
+    // time.
+    std::mem::forget((snap, text));
     Ok(if o.orphans && orphans {
         ExitCode::from(1)
     } else {

@@ -2,8 +2,9 @@
 //! the limits, and a last line saying what could not be seen.
 
 use crate::args::Options;
+use crate::escape;
 use crate::filter;
-use crate::process::Creator;
+use crate::process::{Creator, Doubt};
 use crate::snapshot::{Entry, Snapshot};
 use crate::state::State;
 use crate::timefmt::local;
@@ -36,21 +37,43 @@ const RIGHT: [bool; 13] = [
 pub fn creator_cell(cpid: i32, c: &Creator) -> String {
     match c {
         Creator::Unknown => "unknown (another pid namespace)".into(),
-        Creator::Alive { comm } => format!("{cpid} {comm} (running)"),
+        Creator::Alive { comm } => format!("{cpid} {} (running)", escape::text(comm)),
+        Creator::Unsure { comm, why } => match (why, comm) {
+            (Doubt::StartedLater, Some(comm)) => format!(
+                "{cpid} {} (running; started after the segment, as its creator's user)",
+                escape::text(comm)
+            ),
+            (Doubt::OtherPidNamespace, _) => {
+                format!("{cpid} (exists; /proc is of another pid namespace)")
+            }
+            _ => format!("{cpid} (exists; /proc hides it)"),
+        },
         Creator::Exited => format!("{cpid} (exited)"),
-        Creator::Reused { comm } => format!("{cpid} (exited; pid reused by {comm})"),
+        Creator::Reused { comm } => {
+            format!("{cpid} (exited; pid reused by {})", escape::text(comm))
+        }
+    }
+}
+
+/// The STATE cell: the state, and `(locked)` for a segment locked in memory (SHM_LOCK),
+/// which ipcs shows as `locked`.
+fn state_cell(e: &Entry) -> String {
+    if e.seg.locked() {
+        format!("{} (locked)", e.state.name())
+    } else {
+        e.state.name().to_string()
     }
 }
 
 /// The cells of a segment's row, its state column saying `state`.
-fn cells(e: &Entry, state: &str, users: &mut Users) -> Vec<String> {
+fn cells(e: &Entry, state: String, users: &mut Users) -> Vec<String> {
     let s = &e.seg;
     vec![
         s.id.to_string(),
         s.key_hex(),
         s.size.to_string(),
-        users.display(s.uid),
-        users.display(s.cuid),
+        users.display(s.uid).to_string(),
+        users.display(s.cuid).to_string(),
         format!("{:04o}", s.perms()),
         s.nattch.to_string(),
         creator_cell(s.cpid, &e.creator),
@@ -58,42 +81,99 @@ fn cells(e: &Entry, state: &str, users: &mut Users) -> Vec<String> {
         local(s.atime),
         local(s.dtime),
         local(s.ctime),
-        state.to_string(),
+        state,
     ]
 }
 
-/// The lines under a row: one per attaching process, the count when some are not seen,
-/// and with --orphans the command that would remove it.
-fn details(e: &Entry, o: &Options, users: &mut Users) -> Vec<String> {
-    let mut out = Vec::new();
+/// The lines under a row, each after `indent`: one per attaching process, the count when
+/// some are not seen (or more are seen than nattch counts), and with --orphans the command
+/// that would remove it. Written straight into `out`: there may be millions.
+fn details(out: &mut String, indent: &str, e: &Entry, o: &Options, users: &mut Users) {
     for a in &e.attachers {
-        let user = a.uid.map_or_else(|| "?".into(), |u| users.display(u));
-        let addrs: Vec<String> = a.addrs.iter().map(|x| format!("{x:#x}")).collect();
-        let times = if a.addrs.len() > 1 {
-            format!(" {} times", a.addrs.len())
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "attached by pid {} {} ({user}){times} at {}",
-            a.pid,
-            a.comm,
-            addrs.join(", ")
-        ));
+        out.push_str(indent);
+        out.push_str("attached by pid ");
+        push_decimal(out, a.pid as u64);
+        out.push(' ');
+        out.push_str(&escape::text(&a.comm));
+        out.push_str(" (");
+        match a.uid {
+            Some(u) => out.push_str(users.display(u)),
+            None => out.push('?'),
+        }
+        out.push(')');
+        if a.addrs.len() > 1 {
+            let _ = write!(out, " {} times", a.addrs.len());
+        }
+        out.push_str(" at ");
+        for (i, &x) in a.addrs.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str("0x");
+            push_hex(out, x);
+        }
+        out.push('\n');
     }
     let (seen, nattch) = (e.seen(), e.seg.nattch);
     if seen < nattch {
-        out.push(format!("{seen} of {nattch} attachments visible"));
+        let _ = writeln!(
+            out,
+            "{indent}{seen} of {} visible",
+            plural(nattch, "attachment")
+        );
+    } else if seen > nattch && e.steady {
+        let _ = writeln!(
+            out,
+            "{indent}{} seen but nattch is {nattch}: mappings beyond nattch are of another IPC namespace's segment with this id (a process that moved here after attaching it) or made without shmat",
+            plural(seen, "mapping")
+        );
     } else if seen > nattch {
-        out.push(format!(
-            "{seen} attachments seen, nattch {nattch} (they changed during the scan)"
-        ));
+        let _ = writeln!(
+            out,
+            "{indent}{} seen, nattch {nattch} (it changed during the scan)",
+            plural(seen, "mapping")
+        );
     }
     if o.orphans {
-        out.push(format!("remove with: {}", e.remove_command()));
+        let _ = writeln!(out, "{indent}remove with: {}", e.remove_command());
     }
-    out
 }
+
+/// `n` in decimal, without the formatting machinery: the lines under the rows may be
+/// millions.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// `n` in lower-case hex, as `push_decimal`.
+fn push_hex(out: &mut String, n: u64) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// One row of the table: its mark, its cells, and the segment whose lines go under it
+/// (none for a segment gone since the last redraw).
+type Row<'a> = (char, Vec<String>, Option<&'a Entry>);
 
 /// The whole text output of one snapshot.
 pub fn text(snap: &Snapshot, o: &Options, marks: Option<&Marks>, users: &mut Users) -> String {
@@ -102,20 +182,20 @@ pub fn text(snap: &Snapshot, o: &Options, marks: Option<&Marks>, users: &mut Use
         .iter()
         .filter(|e| filter::matches(e, o))
         .collect();
-    let mut rows: Vec<(char, Vec<String>, Vec<String>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for e in &shown {
         let mark = marks
             .and_then(|m| m.marks.get(&e.seg.id))
             .copied()
             .unwrap_or(' ');
-        rows.push((mark, cells(e, e.state.name(), users), details(e, o, users)));
+        rows.push((mark, cells(e, state_cell(e), users), Some(e)));
     }
     if let Some(m) = marks {
         for e in m.gone.iter().filter(|e| filter::matches(e, o)) {
             rows.push((
                 '-',
-                cells(e, &format!("gone (was {})", e.state.name()), users),
-                Vec::new(),
+                cells(e, format!("gone (was {})", e.state.name()), users),
+                None,
             ));
         }
     }
@@ -143,7 +223,7 @@ pub fn text(snap: &Snapshot, o: &Options, marks: Option<&Marks>, users: &mut Use
             }
         );
     } else {
-        table(&mut out, &rows, marks);
+        table(&mut out, &rows, marks, o, users);
     }
     out.push('\n');
     if o.orphans {
@@ -157,7 +237,7 @@ pub fn text(snap: &Snapshot, o: &Options, marks: Option<&Marks>, users: &mut Use
 
 /// The rows under a header, each column as wide as its widest cell, with the lines under
 /// each row; with `marks`, a first column holds the mark.
-fn table(out: &mut String, rows: &[(char, Vec<String>, Vec<String>)], marks: Option<&Marks>) {
+fn table(out: &mut String, rows: &[Row], marks: Option<&Marks>, o: &Options, users: &mut Users) {
     let mut widths: Vec<usize> = HEADER.iter().map(|h| h.len()).collect();
     for (_, c, _) in rows {
         for (w, cell) in widths.iter_mut().zip(c) {
@@ -191,9 +271,10 @@ fn table(out: &mut String, rows: &[(char, Vec<String>, Vec<String>)], marks: Opt
             String::new()
         }
     };
+    let indent = format!("{}    ", prefix(' '));
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
     let _ = writeln!(out, "{}{}", prefix(' '), line(&header));
-    for (mark, c, sub) in rows {
+    for (mark, c, entry) in rows {
         let color = match mark {
             '+' => "\x1b[1;32m",
             '~' => "\x1b[1;33m",
@@ -206,8 +287,8 @@ fn table(out: &mut String, rows: &[(char, Vec<String>, Vec<String>)], marks: Opt
             ("", "")
         };
         let _ = writeln!(out, "{on}{}{}{off}", prefix(*mark), line(c));
-        for s in sub {
-            let _ = writeln!(out, "{}    {s}", prefix(' '));
+        if let Some(e) = entry {
+            details(out, &indent, e, o, users);
         }
     }
 }
@@ -257,9 +338,18 @@ fn totals(out: &mut String, snap: &Snapshot, shown: usize, users: &mut Users) {
             u.bytes
         );
     }
+    if !snap.unreadable_segments.is_empty() {
+        let _ = writeln!(
+            out,
+            "(the totals leave out the {} {} could not describe)",
+            plural(snap.unreadable_segments.len() as u64, "segment"),
+            snap.source.name()
+        );
+    }
 }
 
-/// Segments with nobody attached whose creator is unknown: rshm-ls cannot call them orphans.
+/// Segments nobody attaches whose creator is unknown (cpid 0): rshm-ls cannot call them
+/// orphans.
 pub fn unknown_creators(snap: &Snapshot) -> usize {
     snap.entries
         .iter()
@@ -267,24 +357,94 @@ pub fn unknown_creators(snap: &Snapshot) -> usize {
         .count()
 }
 
+/// `has` or `have`, `it is` or `they are`, for `n` segments.
+fn verbs(n: usize) -> (&'static str, &'static str) {
+    if n == 1 {
+        ("has", "it is")
+    } else {
+        ("have", "they are")
+    }
+}
+
+/// What makes a creator uncheckable, in words.
+fn doubt(why: Doubt) -> &'static str {
+    match why {
+        Doubt::Hidden => "its pid exists but /proc hides the process",
+        Doubt::OtherPidNamespace => "its pid exists but /proc is of another pid namespace",
+        Doubt::StartedLater => {
+            "the process with its pid started after the segment, as the creator's user (a reused pid, or the creator with the clock stepped forward)"
+        }
+    }
+}
+
 /// With --orphans: how many, and the segments that cannot be judged.
 fn orphan_summary(out: &mut String, snap: &Snapshot, shown: usize) {
     let _ = writeln!(out, "{} orphaned", plural(shown as u64, "segment"));
     let unknown = unknown_creators(snap);
     if unknown > 0 {
+        let (has, it_is) = verbs(unknown);
         let _ = writeln!(
             out,
-            "{} nobody attaches {} a creator in another pid namespace (cpid 0): whether {} orphaned cannot be told",
+            "{} nobody attaches {has} a creator in another pid namespace (cpid 0): whether {it_is} orphaned cannot be told",
             plural(unknown as u64, "segment"),
-            if unknown == 1 { "has" } else { "have" },
-            if unknown == 1 { "it is" } else { "they are" }
+        );
+    }
+    let mut whys: Vec<Doubt> = Vec::new();
+    let mut unsure = 0;
+    for e in snap.entries.iter().filter(|e| e.state == State::Idle) {
+        if let Creator::Unsure { why, .. } = e.creator {
+            unsure += 1;
+            if !whys.contains(&why) {
+                whys.push(why);
+            }
+        }
+    }
+    if unsure > 0 {
+        let (has, it_is) = verbs(unsure);
+        let whys: Vec<&str> = whys.into_iter().map(doubt).collect();
+        let _ = writeln!(
+            out,
+            "{} nobody attaches {has} a creator rshm-ls cannot check ({}): whether {it_is} orphaned cannot be told",
+            plural(unsure as u64, "segment"),
+            whys.join("; ")
+        );
+    }
+    let mapped = snap
+        .entries
+        .iter()
+        .filter(|e| e.state == State::Idle && e.creator.gone() && !e.attachers.is_empty())
+        .count();
+    if mapped > 0 {
+        let _ = writeln!(
+            out,
+            "{} with nattch 0 and {} creator gone {} still mapped by a process: not orphaned",
+            plural(mapped as u64, "segment"),
+            if mapped == 1 { "its" } else { "their" },
+            if mapped == 1 { "is" } else { "are" }
         );
     }
 }
 
-/// The last line: what could not be seen, or that everything was.
+/// The last line: what could not be seen, or that everything was: every process of the
+/// namespace read, every attachment the kernel counts found, every creator checked.
 fn visibility(out: &mut String, snap: &Snapshot) {
     let mut hidden = Vec::new();
+    if snap.no_scan {
+        hidden.push(
+            "every process: /proc is of a pid namespace rshm-ls is not in (mount this pid namespace's /proc)"
+                .to_string(),
+        );
+    } else if !snap.view.own_pid_namespace {
+        hidden.push(
+            "/proc is of another pid namespace: the attachers' pids are its numbers, and a creator whose pid exists cannot be checked (mount this pid namespace's /proc)"
+                .to_string(),
+        );
+    }
+    if let Some(h) = &snap.view.hidepid {
+        hidden.push(format!(
+            "/proc hides other users' processes (hidepid={h}): their attachments are not seen"
+        ));
+    }
     if snap.processes_unreadable > 0 {
         let why = if snap.root {
             "refused even to root: processes of a parent user namespace, CAP_SYS_PTRACE dropped, or a security module"
@@ -296,6 +456,7 @@ fn visibility(out: &mut String, snap: &Snapshot) {
             plural(snap.processes_unreadable as u64, "process")
         ));
     }
+    let explained = !hidden.is_empty();
     if !snap.unreadable_segments.is_empty() {
         let idx: Vec<String> = snap
             .unreadable_segments
@@ -309,15 +470,32 @@ fn visibility(out: &mut String, snap: &Snapshot) {
             idx.join(", ")
         ));
     }
-    let unknown = snap
-        .entries
-        .iter()
-        .filter(|e| e.creator == Creator::Unknown)
-        .count();
+    let (missing, all) = snap.attachments_missing();
+    if missing > 0 {
+        hidden.push(format!(
+            "{missing} of {} not found{}",
+            plural(all, "attachment"),
+            if explained {
+                ""
+            } else {
+                " (held by processes this /proc does not show, as of another pid namespace sharing this IPC namespace, or attached during the scan)"
+            }
+        ));
+    }
+    let count =
+        |f: &dyn Fn(&Creator) -> bool| snap.entries.iter().filter(|e| f(&e.creator)).count() as u64;
+    let unknown = count(&|c| *c == Creator::Unknown);
     if unknown > 0 {
         hidden.push(format!(
             "the creator of {} (another pid namespace)",
-            plural(unknown as u64, "segment")
+            plural(unknown, "segment")
+        ));
+    }
+    let unsure = count(&|c| matches!(c, Creator::Unsure { .. }));
+    if unsure > 0 {
+        hidden.push(format!(
+            "whether the creator of {} still runs (a process has its pid; which, cannot be checked)",
+            plural(unsure, "segment")
         ));
     }
     if hidden.is_empty() {

@@ -10,9 +10,11 @@ pub enum State {
     InUse,
     /// Marked for removal: destroyed at its last detach.
     Removed,
-    /// Nobody attaches it; its creator is alive (or in a pid namespace this one cannot see).
+    /// Nobody attaches it (nattch 0); its creator is alive, or rshm-ls cannot be sure it
+    /// is gone, or a process still maps it.
     Idle,
-    /// Nobody attaches it, its creator is gone, and nobody marked it for removal.
+    /// Nobody attaches it, no process maps it, its creator is surely gone, and nobody
+    /// marked it for removal.
     Orphaned,
 }
 
@@ -28,13 +30,14 @@ impl State {
     }
 }
 
-/// The state of `s`, whose creator is `creator`. An unknown creator never makes an orphan.
-pub fn of(s: &Segment, creator: &Creator) -> State {
+/// The state of `s`, whose creator is `creator`; `mapped` says a process was seen mapping
+/// it. Only a creator known to be gone, and no mapping seen, make an orphan.
+pub fn of(s: &Segment, creator: &Creator, mapped: bool) -> State {
     if s.marked() {
         State::Removed
     } else if s.nattch > 0 {
         State::InUse
-    } else if creator.gone() {
+    } else if creator.gone() && !mapped {
         State::Orphaned
     } else {
         State::Idle
@@ -52,14 +55,28 @@ mod tests {
             nattch,
             ..Segment::default()
         };
-        let alive = Creator::Alive { comm: "x".into() };
-        assert_eq!(of(&seg(0o600, 2), &Creator::Exited), State::InUse);
-        assert_eq!(of(&seg(0o1600, 1), &alive), State::Removed);
-        assert_eq!(of(&seg(0o600, 0), &alive), State::Idle);
-        assert_eq!(of(&seg(0o600, 0), &Creator::Unknown), State::Idle);
-        assert_eq!(of(&seg(0o600, 0), &Creator::Exited), State::Orphaned);
+        let alive = Creator::Alive {
+            comm: b"x".to_vec(),
+        };
+        let hidden = Creator::Unsure {
+            comm: None,
+            why: crate::process::Doubt::Hidden,
+        };
+        assert_eq!(of(&seg(0o600, 2), &Creator::Exited, false), State::InUse);
+        assert_eq!(of(&seg(0o1600, 1), &alive, false), State::Removed);
+        assert_eq!(of(&seg(0o600, 0), &alive, false), State::Idle);
+        assert_eq!(of(&seg(0o600, 0), &Creator::Unknown, false), State::Idle);
+        assert_eq!(of(&seg(0o600, 0), &hidden, false), State::Idle);
+        assert_eq!(of(&seg(0o600, 0), &Creator::Exited, false), State::Orphaned);
+        assert_eq!(of(&seg(0o600, 0), &Creator::Exited, true), State::Idle);
         assert_eq!(
-            of(&seg(0o600, 0), &Creator::Reused { comm: "y".into() }),
+            of(
+                &seg(0o600, 0),
+                &Creator::Reused {
+                    comm: b"y".to_vec()
+                },
+                false
+            ),
             State::Orphaned
         );
     }

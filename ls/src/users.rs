@@ -3,30 +3,44 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 
+/// A name looked up: as JSON shows it (None: no passwd entry), and as the text shows it.
+struct Name {
+    json: Option<String>,
+    text: String,
+}
+
 /// Names already looked up.
 #[derive(Default)]
 pub struct Users {
-    names: HashMap<u32, Option<String>>,
+    names: HashMap<u32, Name>,
 }
 
 impl Users {
-    /// The name of `uid`, or None if it has no passwd entry.
-    pub fn name(&mut self, uid: u32) -> Option<&str> {
-        self.names
-            .entry(uid)
-            .or_insert_with(|| lookup_uid(uid))
-            .as_deref()
+    /// The entry of `uid`, looked up once.
+    fn entry(&mut self, uid: u32) -> &Name {
+        self.names.entry(uid).or_insert_with(|| {
+            let raw = lookup_uid(uid);
+            Name {
+                json: raw.as_deref().map(crate::escape::lossy),
+                text: raw.map_or_else(|| uid.to_string(), |n| crate::escape::text(&n).into_owned()),
+            }
+        })
     }
 
-    /// The name of `uid`, or the number if it has none.
-    pub fn display(&mut self, uid: u32) -> String {
-        self.name(uid)
-            .map_or_else(|| uid.to_string(), str::to_string)
+    /// The name of `uid` for JSON (not UTF-8 made U+FFFD), or None if it has no passwd
+    /// entry.
+    pub fn name(&mut self, uid: u32) -> Option<&str> {
+        self.entry(uid).json.as_deref()
+    }
+
+    /// The name of `uid` for the text output (escaped), or the number if it has none.
+    pub fn display(&mut self, uid: u32) -> &str {
+        &self.entry(uid).text
     }
 }
 
-/// getpwuid_r: the name of `uid`.
-fn lookup_uid(uid: u32) -> Option<String> {
+/// getpwuid_r: the name of `uid`, as bytes.
+fn lookup_uid(uid: u32) -> Option<Vec<u8>> {
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: a zeroed passwd (pointers null, integers 0) is valid; getpwuid_r fills it.
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
@@ -37,16 +51,19 @@ fn lookup_uid(uid: u32) -> Option<String> {
         return None;
     }
     // SAFETY: pw_name points at a NUL-terminated string inside buf, which is still alive.
-    Some(
-        unsafe { CStr::from_ptr(pw.pw_name) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    Some(unsafe { CStr::from_ptr(pw.pw_name) }.to_bytes().to_vec())
 }
 
-/// The uid of `user`: a name in the passwd database, else a number.
+/// The uid of `user`: a name in the passwd database, else a number of decimal digits
+/// from 0 to 4294967294 (4294967295 is (uid_t) -1, no uid).
 pub fn uid_of(user: &str) -> Option<u32> {
-    lookup_name(user).or_else(|| user.parse().ok())
+    lookup_name(user).or_else(|| {
+        user.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| user.parse().ok())
+            .flatten()
+            .filter(|&u| u != u32::MAX)
+    })
 }
 
 /// getpwnam_r: the uid of the name.
@@ -78,6 +95,8 @@ mod tests {
         assert_eq!(uid_of("root"), Some(0));
         assert_eq!(uid_of("4000000"), Some(4000000));
         assert_eq!(uid_of("no-such-user-rshm"), None);
+        assert_eq!(uid_of("4294967295"), None);
+        assert_eq!(uid_of("+7"), None);
         let mut u = Users::default();
         assert_eq!(u.display(0), "root");
         assert_eq!(u.display(3_999_999), "3999999");

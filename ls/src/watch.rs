@@ -1,6 +1,9 @@
 //! `--watch SECS`: redraw like watch(1), marking what changed since the last redraw.
 //! SIGINT and SIGTERM are blocked and waited for with sigtimedwait between redraws, so
-//! either ends the loop cleanly (exit status 0) whenever it comes.
+//! either ends the loop cleanly (exit status 0) whenever it comes. While a redraw is
+//! written they are unblocked, with a handler that ends the process at once with status 0:
+//! a write blocked on a reader that does not read (a full pipe, a stopped terminal) does
+//! not hold them off.
 
 use crate::args::Options;
 use crate::render::{self, Marks};
@@ -12,8 +15,44 @@ use crate::{output, sys};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Clears the screen and puts the cursor at its top left.
+/// Clears the screen and puts the cursor at its top left (on a terminal only).
 const CLEAR: &str = "\x1b[H\x1b[2J";
+
+/// SIGINT's and SIGTERM's handler while a redraw is written: the end, status 0.
+extern "C" fn stop_now(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe; nothing needs to be flushed or undone.
+    unsafe { libc::_exit(0) }
+}
+
+/// Sets `stop_now` as the handler of SIGINT and SIGTERM (it runs only while they are
+/// unblocked, around a write).
+fn handle_stop() -> Result<(), String> {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with an empty mask and a valid handler is complete;
+        // stop_now only calls _exit.
+        let r = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = stop_now as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if r != 0 {
+            return Err(format!("sigaction: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one redraw with SIGINT and SIGTERM unblocked (`set` holds them): either ends
+/// the process, even with the write blocked. False if nobody reads any more.
+fn write_unblocked(set: &libc::sigset_t, text: &str) -> Result<bool, String> {
+    // SAFETY: set is initialised; a pending signal is delivered here, to stop_now.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, set, std::ptr::null_mut()) };
+    let written = output::write(text);
+    // SAFETY: as above; blocked again until sigtimedwait takes them.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, set, std::ptr::null_mut()) };
+    written
+}
 
 /// What changed from `before` to `now`: the marks, and the segments gone.
 pub fn marks(before: &[Entry], now: &[Entry], color: bool) -> Marks {
@@ -86,10 +125,20 @@ pub fn run(
     if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) } != 0 {
         return Err(format!("sigprocmask: {}", std::io::Error::last_os_error()));
     }
-    let color = sys::is_tty(1) && std::env::var_os("NO_COLOR").is_none();
+    handle_stop()?;
+    let tty = sys::is_tty(1);
+    let color = tty && std::env::var_os("NO_COLOR").is_none();
     let mut before: Option<Vec<Entry>> = None;
+    let mut first = true;
     loop {
-        let mut screen = String::from(CLEAR);
+        // A terminal is cleared; elsewhere (a pipe, a file) the redraws follow each other,
+        // an empty line between them.
+        let mut screen = String::from(match (tty, first) {
+            (true, _) => CLEAR,
+            (false, true) => "",
+            (false, false) => "\n",
+        });
+        first = false;
         screen.push_str(&format!(
             "rshm-ls --watch {}s  {}  (+ appeared, ~ changed state, - gone; Ctrl-C ends)\n\n",
             interval.as_secs_f64(),
@@ -108,7 +157,7 @@ pub fn run(
             Err(e) if before.is_some() => screen.push_str(&format!("rshm-ls: {e}\n")),
             Err(e) => return Err(e),
         }
-        if !output::write(&screen)? || wait_for_stop(&set, interval) {
+        if !write_unblocked(&set, &screen)? || wait_for_stop(&set, interval) {
             return Ok(());
         }
     }

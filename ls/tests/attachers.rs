@@ -140,7 +140,7 @@ fn an_unprivileged_run_lists_what_it_can_and_says_what_it_could_not_see() {
         w.run(&argv)
     };
     // The agent and the root actor are root's: their maps are not readable.
-    let hidden = "maps of 2 processes not readable (run as root to see their attachments)";
+    let hidden = "maps of 2 processes not readable (run as root to see their attachments); 2 of 3 attachments not found";
     for table in ["RSHM_LS_TABLE=proc", "RSHM_LS_TABLE=shm_stat_any"] {
         let r = run(table, &[]);
         assert_eq!(r.code(), 0, "{r:?}");
@@ -187,10 +187,101 @@ fn an_unprivileged_run_lists_what_it_can_and_says_what_it_could_not_see() {
     let text = run("RSHM_LS_TABLE=shm_stat", &[]);
     assert_eq!(
         text.last(),
-        format!(
-            "not visible: {hidden}; 1 segment SHM_STAT could not describe (no read permission; index 1)"
-        )
+        "not visible: maps of 2 processes not readable (run as root to see their attachments); 1 segment SHM_STAT could not describe (no read permission; index 1); 2 of 3 attachments not found"
     );
+    // The totals count what could be described, and say what they leave out.
+    let tail: Vec<&str> = text.lines();
+    assert_eq!(
+        tail[tail.len() - 2],
+        "(the totals leave out the 1 segment SHM_STAT could not describe)"
+    );
+}
+
+#[test]
+fn a_process_that_moved_here_after_attaching_another_namespaces_segment_of_this_id_is_noted() {
+    let Some(mut w) = World::new() else { return };
+    let (actor, pid) = w.fork();
+    let theirs = w.create(actor, 0x4c53_0105, 4096, 0o600);
+    let addr = w.attach(actor, theirs);
+    // The actor moves to a new IPC namespace, still mapping the world's segment, and
+    // makes a segment of the same id and key there, which nobody attaches.
+    w.cmd(&format!("@{actor} unshare"));
+    let ours = w.create(actor, 0x4c53_0105, 4096, 0o600);
+    assert_eq!(
+        ours, theirs,
+        "the two namespaces' first segments share id and key"
+    );
+    // rshm-ls in the new namespace: the actor's namespace is its own, the mapping is not
+    // of its segment, and nothing changed during the scan.
+    let r = w.run_in(actor, &[common::RSHM_LS]);
+    assert_eq!((r.code(), r.err.as_str()), (0, ""), "{r:?}");
+    let (cells, under) = rows(&r.out).remove(&ours).unwrap();
+    assert_eq!(
+        (cell(&cells, "NATTCH"), cell(&cells, "STATE")),
+        ("0", "idle")
+    );
+    assert_eq!(
+        under,
+        vec![
+            format!("attached by pid {pid} helper (root) at {addr}"),
+            "1 mapping seen but nattch is 0: mappings beyond nattch are of another IPC namespace's segment with this id (a process that moved here after attaching it) or made without shmat".into()
+        ]
+    );
+}
+
+#[test]
+fn attachments_by_processes_of_another_pid_namespace_are_counted_as_not_visible() {
+    let Some(mut w) = World::new() else { return };
+    // rshm-ls in a pid namespace (and /proc) of its own, sharing the world's IPC
+    // namespace: the segment's creator is its pid namespace's, its attacher the world's.
+    let (script, made, go) = (
+        w.dir.join("pidns.sh"),
+        w.dir.join("made"),
+        w.dir.join("attached"),
+    );
+    std::fs::write(
+        &script,
+        format!(
+            "ipcmk -M 4096 -p 0600 > {made}.new && mv {made}.new {made}
+until [ -e {go} ]; do sleep 0.05; done
+exec {ls}
+",
+            made = made.display(),
+            go = go.display(),
+            ls = common::RSHM_LS
+        ),
+    )
+    .unwrap();
+    let (pid, out) = w.spawn(&[
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        script.to_str().unwrap(),
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !made.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&made).unwrap();
+    let id: i32 = text.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    w.attach(0, id);
+    std::fs::write(&go, "").unwrap();
+    let r = w.wait(pid, &out);
+    assert_eq!((r.code(), r.err.as_str()), (0, ""), "{r:?}");
+    let (cells, under) = rows(&r.out).remove(&id).unwrap();
+    assert_eq!(
+        (cell(&cells, "NATTCH"), cell(&cells, "STATE")),
+        ("1", "in use")
+    );
+    assert!(cell(&cells, "CPID").ends_with(" (exited)"), "{cells:?}");
+    assert_eq!(under, vec!["0 of 1 attachment visible"]);
+    assert_eq!(
+        r.last(),
+        "not visible: 1 of 1 attachment not found (held by processes this /proc does not show, as of another pid namespace sharing this IPC namespace, or attached during the scan)"
+    );
+    w.cmd(&format!("rmid {id}"));
 }
 
 #[test]

@@ -55,30 +55,53 @@ fn version_is_rshm_ls_0_1_0() {
 #[test]
 fn a_bad_option_is_one_line_on_stderr_and_status_2() {
     let hint = " (rshm-ls --help lists the options)\n";
-    let cases: [(&[&str], &str); 6] = [
-        (&["--bogus"], "unknown option --bogus"),
-        (&["--orphans", "--bogus"], "unknown option --bogus"),
-        (&["--pid"], "--pid needs a value"),
-        (
-            &["--key", "0xnothex"],
-            "--key 0xnothex: not a key (0x and up to 8 hex digits, or a decimal number)",
-        ),
+    let key =
+        |k: &str| format!("--key {k}: not a key (0x and up to 8 hex digits, or a decimal number)");
+    let cases: Vec<(&[&str], String)> = vec![
+        (&["--bogus"], "unknown option --bogus".into()),
+        (&["--orphans", "--bogus"], "unknown option --bogus".into()),
+        (&["--pid"], "--pid needs a value".into()),
+        (&["--key", "0xnothex"], key("0xnothex")),
         (
             &["--watch", "0.01"],
-            "--watch 0.01: not a number of seconds from 0.1 to 86400",
+            "--watch 0.01: not a number of seconds from 0.1 to 86400".into(),
         ),
         (
             &["--user", "no-such-user-rshm-ls"],
-            "--user no-such-user-rshm-ls: no such user",
+            "--user no-such-user-rshm-ls: no such user (a name, or a uid from 0 to 4294967294)"
+                .into(),
         ),
+        // Strict: a sign, a ninth hex digit, (uid_t) -1, a value for an option that takes
+        // none, and an error after --help are all errors.
+        (&["--key", "0x+1"], key("0x+1")),
+        (&["--key", "+7"], key("+7")),
+        (&["--key", "0x000000001"], key("0x000000001")),
+        (
+            &["--user", "4294967295"],
+            "--user 4294967295: no such user (a name, or a uid from 0 to 4294967294)".into(),
+        ),
+        (&["--help=1"], "--help takes no value".into()),
+        (&["--json="], "--json takes no value".into()),
+        (&["--help", "--bogus"], "unknown option --bogus".into()),
+        (&["--bogus", "--help"], "unknown option --bogus".into()),
+        (&["--", "--orphans"], "unexpected argument --orphans".into()),
     ];
-    for (args, msg) in cases {
+    for (args, msg) in &cases {
         assert_eq!(
             ls(args, &[]),
             (2, String::new(), format!("rshm-ls: {msg}{hint}")),
             "{args:?}"
         );
     }
+}
+
+#[test]
+fn double_dash_ends_the_options() {
+    let (code, out, err) = ls(&["--version", "--"], &[]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "rshm-ls 0.1.0\n", "")
+    );
 }
 
 #[test]

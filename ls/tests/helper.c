@@ -10,6 +10,13 @@
  *   rmid ID                shmctl(IPC_RMID): ok
  *   chown ID UID           shmctl(IPC_SET) with owner UID: ok
  *   info                   shmctl(SHM_INFO): ok USED_IDS PAGES
+ *   lock ID                shmctl(SHM_LOCK): ok
+ *   remap ID               (actor N) attaches ID, maps the same memory again through
+ *                          /proc/self/map_files (no shmat: nattch does not count it), and
+ *                          detaches the first: ok ADDRESS of the second mapping
+ *   name HEX               prctl(PR_SET_NAME) with the bytes HEX spells: ok
+ *   zleader                (actor N) the actor's first thread ends (pthread_exit) and a
+ *                          second thread carries on: ok TID of the second
  *   setuid UID             this actor takes uid and gid UID, and stays dumpable: ok
  *   unshare                unshare(CLONE_NEWIPC): this actor moves to a new IPC namespace
  *   fork [PID]             (actor 0) a new actor; with PID, ns_last_pid is set so it gets
@@ -20,6 +27,8 @@
  *   spawn OUT ARGV...      the same without waiting: ok PID
  *   kill PID SIGNAL        ok
  *   wait PID               ok exit STATUS | ok signal SIGNAL
+ * `helper hold KEY` (not the agent): makes a segment of key KEY (hex), prints "ID PID",
+ * and waits for a signal.
  * At end of input every segment made in this namespace and not removed is removed, and
  * every actor ends; the namespace, and anything left in it, goes with the last of them. */
 #define _GNU_SOURCE
@@ -32,8 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,6 +64,10 @@ static struct actor actors[MAX_ACTORS];
 static int nactors = 1;
 static int segments[MAX_SEGMENTS];
 static int nsegments;
+
+/* An actor's command pipes (the actor loop may move to a second thread: zleader). */
+static FILE *actor_in, *actor_out;
+static int actor_self;
 
 static void reply(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(FILE *out, const char *fmt, ...) {
@@ -97,6 +113,8 @@ static pid_t start(const char *out, char **argv) {
     dprintf(2, "helper: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
 }
+
+static void *second_thread(void *unused);
 
 /* Runs one command in this actor; the reply goes to `out`. */
 static void command(int self, int argc, char **argv, FILE *out) {
@@ -146,6 +164,51 @@ static void command(int self, int argc, char **argv, FILE *out) {
             reply(out, "err SHM_INFO: %s", strerror(errno));
         else
             reply(out, "ok %d %lu", si.used_ids, (unsigned long)si.shm_tot);
+    } else if (!strcmp(c, "lock") && argc == 2) {
+        if (shmctl(atoi(argv[1]), SHM_LOCK, NULL) < 0)
+            reply(out, "err SHM_LOCK: %s", strerror(errno));
+        else
+            reply(out, "ok");
+    } else if (!strcmp(c, "remap") && argc == 2) {
+        char path[128];
+        struct shmid_ds ds;
+        int id = atoi(argv[1]);
+        char *p = shmat(id, NULL, 0);
+        if (p == (void *)-1 || shmctl(id, IPC_STAT, &ds) < 0) {
+            reply(out, "err shmat: %s", strerror(errno));
+            return;
+        }
+        size_t len = (ds.shm_segsz + 4095) & ~(size_t)4095;
+        snprintf(path, sizeof path, "/proc/self/map_files/%lx-%lx", (unsigned long)p, (unsigned long)(p + len));
+        int fd = open(path, O_RDWR);
+        void *q = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        shmdt(p);
+        if (q == MAP_FAILED)
+            reply(out, "err map_files: %s", strerror(e));
+        else
+            reply(out, "ok %p", q);
+    } else if (!strcmp(c, "name") && argc == 2) {
+        char name[16] = {0};
+        size_t n = strlen(argv[1]) / 2;
+        for (size_t i = 0; i < n && i < sizeof name - 1; i++) {
+            unsigned int b;
+            sscanf(argv[1] + 2 * i, "%2x", &b);
+            name[i] = (char)b;
+        }
+        if (prctl(PR_SET_NAME, name) < 0)
+            reply(out, "err prctl: %s", strerror(errno));
+        else
+            reply(out, "ok");
+    } else if (!strcmp(c, "zleader") && argc == 1 && self > 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, second_thread, NULL) != 0) {
+            reply(out, "err pthread_create");
+            return;
+        }
+        pthread_exit(NULL);
     } else if (!strcmp(c, "unshare") && argc == 1) {
         if (unshare(CLONE_NEWIPC) < 0)
             reply(out, "err unshare: %s", strerror(errno));
@@ -179,20 +242,42 @@ static void command(int self, int argc, char **argv, FILE *out) {
 }
 
 /* An actor's life: commands from actor 0 until `exit` or end of input. */
-static void actor_loop(int self, FILE *in, FILE *out) {
+static void actor_loop(void) {
     char line[4096];
     char *argv[MAX_ARGS];
-    while (fgets(line, sizeof line, in)) {
+    while (fgets(line, sizeof line, actor_in)) {
         int argc = split(line, argv);
         if (argc == 0)
             continue;
         if (!strcmp(argv[0], "exit")) {
-            reply(out, "ok");
+            reply(actor_out, "ok");
             _exit(0);
         }
-        command(self, argc, argv, out);
+        command(actor_self, argc, argv, actor_out);
     }
     _exit(0);
+}
+
+/* zleader's second thread: once the first has ended (its /proc stat says Z), it answers
+ * and carries on the actor's loop. */
+static void *second_thread(void *unused) {
+    char path[64], buf[512];
+    (void)unused;
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = 0;
+        char *close = strrchr(buf, ')');
+        if (close && close[1] == ' ' && close[2] == 'Z')
+            break;
+        usleep(10000);
+    }
+    reply(actor_out, "ok %ld", (long)syscall(SYS_gettid));
+    actor_loop();
+    return NULL;
 }
 
 /* fork [PID]: a new actor, at that pid if one is given (ns_last_pid, in this pid namespace). */
@@ -228,7 +313,10 @@ static void new_actor(int argc, char **argv) {
             }
         close(to[1]);
         close(from[0]);
-        actor_loop(nactors, fdopen(to[0], "r"), fdopen(from[1], "w"));
+        actor_self = nactors;
+        actor_in = fdopen(to[0], "r");
+        actor_out = fdopen(from[1], "w");
+        actor_loop();
     }
     close(to[0]);
     close(from[1]);
@@ -282,9 +370,24 @@ static void forward(int n, char *rest) {
     reply(stdout, "%s", answer);
 }
 
-int main(void) {
+/* `helper hold KEY`: a segment of key KEY, "ID PID" on standard output, then a wait. */
+static int hold(const char *key) {
+    int id = shmget((key_t)strtoul(key, NULL, 16), 4096, IPC_CREAT | 0600);
+    if (id < 0) {
+        perror("helper hold: shmget");
+        return 1;
+    }
+    printf("%d %d\n", id, (int)getpid());
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+int main(int argc, char **argv0) {
     char line[4096], copy[4096];
     char *argv[MAX_ARGS];
+    if (argc == 3 && !strcmp(argv0[1], "hold"))
+        return hold(argv0[2]);
     /* The reply to a command goes out only after it is done, so a test reads facts. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     while (fgets(line, sizeof line, stdin)) {

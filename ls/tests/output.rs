@@ -3,7 +3,7 @@
 
 mod common;
 use common::{Json, World, cell, root, rows, schema_errors};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Four segments, one in each state; returns their ids (in use, idle, orphaned, removed).
 fn four_states(w: &mut World) -> [i32; 4] {
@@ -269,9 +269,11 @@ fn filters_select_by_pid_key_id_and_user() {
     );
 }
 
-/// The frames of a --watch output (each starts by clearing the screen).
+/// The frames of a --watch output written to a file: each starts with its header line
+/// (the screen is cleared only on a terminal).
 fn frames(out: &str) -> Vec<&str> {
-    out.split("\x1b[H\x1b[2J")
+    out.split("\nrshm-ls --watch ")
+        .map(|f| f.strip_prefix("rshm-ls --watch ").unwrap_or(f))
         .filter(|f| !f.is_empty())
         .collect()
 }
@@ -309,7 +311,14 @@ fn watch_marks_a_segment_appearing_changing_and_going_and_ends_on_sigint_with_st
     assert_eq!((r.status.as_str(), r.err.as_str()), ("exit 0", ""));
     let all = frames(&r.out);
     assert!(all.len() >= 10, "{} frames", all.len());
-    assert!(all[0].starts_with("rshm-ls --watch 0.1s  "), "{}", all[0]);
+    assert!(r.out.starts_with("rshm-ls --watch 0.1s  "), "{}", r.out);
+    assert!(all[0].starts_with("0.1s  "), "{}", all[0]);
+    assert!(
+        !r.out.contains('\x1b'),
+        "no screen clearing, no colour into a file"
+    );
+    // The frames follow each other, an empty line between.
+    assert!(r.out.contains("\n\nrshm-ls --watch 0.1s  "), "{}", r.out);
     assert!(
         marked_row(all[0], id).is_none(),
         "not there before it was made"
@@ -346,5 +355,132 @@ fn watch_marks_a_segment_appearing_changing_and_going_and_ends_on_sigint_with_st
         (r.status.as_str(), frames(&r.out).len()),
         ("exit 0", 1),
         "SIGTERM ends it at once"
+    );
+}
+
+#[test]
+fn watch_ends_on_sigterm_and_sigint_even_while_its_write_is_blocked() {
+    let Some(mut w) = World::new() else { return };
+    // Enough rows that a few redraws fill a pipe nobody reads.
+    for i in 0..60 {
+        w.create(0, 0x4c53_0700 + i, 4096, 0o600);
+    }
+    for sig in [15, 2] {
+        let script = w.dir.join(format!("blocked-{sig}.sh"));
+        let fifo = w.dir.join(format!("fifo-{sig}"));
+        std::fs::write(
+            &script,
+            format!(
+                "mkfifo {fifo}
+sleep 30 < {fifo} &
+exec {ls} --watch 0.1 > {fifo}
+",
+                fifo = fifo.display(),
+                ls = common::RSHM_LS
+            ),
+        )
+        .unwrap();
+        let (pid, out) = w.spawn(&["sh", script.to_str().unwrap()]);
+        // Wait for the write to block (the pipe holds 64 KiB: a few redraws).
+        let wchan = format!("/proc/{pid}/wchan");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !w.run(&["cat", &wchan]).out.ends_with("pipe_write") {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        w.cmd(&format!("kill {pid} {sig}"));
+        // It ends promptly: a zombie (not yet waited for) within 3 seconds.
+        let stat = format!("/proc/{pid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let ended = loop {
+            // The world's /proc: the pid is the world's.
+            let st = w.run(&["cat", &stat]).out;
+            if st
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !ended {
+            w.cmd(&format!("kill {pid} 9"));
+        }
+        let r = w.wait(pid, &out);
+        assert!(ended, "signal {sig} did not end a blocked --watch: {r:?}");
+        assert_eq!((r.status.as_str(), r.err.as_str()), ("exit 0", ""));
+    }
+}
+
+#[test]
+fn commands_are_shown_escaped_in_the_text_and_json_escaped_in_json() {
+    let Some(mut w) = World::new() else { return };
+    let (actor, pid) = w.fork();
+    // a, tab, b, ESC [2J, newline, backslash, a byte that is not UTF-8.
+    w.cmd(&format!("@{actor} name 6109621b5b324a0a5ce9"));
+    let id = w.create(actor, 0x4c53_0801, 4096, 0o600);
+    let addr = w.attach(actor, id);
+    let r = w.ls(&[]);
+    assert!(
+        !r.out.contains('\x1b') && !r.out.contains('\t'),
+        "{:?}",
+        r.out
+    );
+    let shown = r"a\tb\x1b[2J\n\\\xe9";
+    let (cells, under) = rows(&r.out).remove(&id).unwrap();
+    assert_eq!(cell(&cells, "CPID"), format!("{pid} {shown} (running)"));
+    assert_eq!(
+        under,
+        vec![format!("attached by pid {pid} {shown} (root) at {addr}")]
+    );
+    let doc = Json::parse(&w.ls(&["--json"]).out).unwrap();
+    let s = &doc.get("segments").arr()[0];
+    let command = "a\tb\u{1b}[2J\n\\\u{fffd}";
+    assert_eq!(s.get("creator_command").str(), command);
+    assert_eq!(s.get("attachers").arr()[0].get("command").str(), command);
+}
+
+#[test]
+fn totals_beyond_two_to_the_64_bytes_are_exact() {
+    let Some(mut w) = World::new() else { return };
+    // Five segments of 2^62 bytes (SHM_NORESERVE: nothing is reserved), and one page.
+    for i in 0..5 {
+        w.create(0, 0x4c53_0901 + i, 1 << 62, 0o10600);
+    }
+    let r = w.ls(&[]);
+    assert_eq!((r.code(), r.err.as_str()), (0, ""), "{r:?}");
+    let lines = r.lines();
+    let pages = lines.iter().find(|l| l.starts_with("pages: ")).unwrap();
+    assert!(pages.starts_with("pages: 5629499534213120 of "), "{pages}");
+    assert!(lines.contains(&"user root: 5 segments, 23058430092136939520 bytes"));
+    let doc = Json::parse(&w.ls(&["--json"]).out).unwrap();
+    assert_eq!(schema_errors(&doc), Vec::<String>::new());
+    let t = doc.get("totals");
+    assert_eq!(
+        (
+            t.get("bytes").int(),
+            t.get("pages").int(),
+            t.get("largest").int(),
+            t.get("users").arr()[0].get("bytes").int()
+        ),
+        (5 << 62, 5 << 50, 1 << 62, 5 << 62)
+    );
+}
+
+#[test]
+fn a_segment_locked_in_memory_says_so_in_its_state() {
+    let Some(mut w) = World::new() else { return };
+    let id = w.create(0, 0x4c53_0a01, 4096, 0o600);
+    w.cmd(&format!("lock {id}"));
+    let (cells, _) = rows(&w.ls(&[]).out).remove(&id).unwrap();
+    assert_eq!(cell(&cells, "STATE"), "idle (locked)");
+    let doc = Json::parse(&w.ls(&["--json"]).out).unwrap();
+    let s = &doc.get("segments").arr()[0];
+    assert_eq!(
+        (s.get("locked"), s.get("state").str()),
+        (&Json::Bool(true), "idle")
     );
 }

@@ -32,7 +32,7 @@ fn helper() -> &'static Path {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helper.c");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let out = Command::new(&cc)
-            .args(["-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+            .args(["-O1", "-pthread", "-Wall", "-Wextra", "-Werror", "-o"])
             .arg(&building)
             .arg(&src)
             .output()
@@ -46,6 +46,11 @@ fn helper() -> &'static Path {
         std::fs::rename(&building, &exe).unwrap();
         exe
     })
+}
+
+/// The helper's path (for `helper hold KEY` in a script).
+pub fn helper_path() -> String {
+    helper().display().to_string()
 }
 
 /// Whether this machine runs the tests as root (else in a user namespace, mapped to root).
@@ -220,6 +225,20 @@ impl World {
         let mut argv = vec![RSHM_LS];
         argv.extend_from_slice(args);
         self.run(&argv)
+    }
+
+    /// Runs `argv` in actor `actor` (a child of it, in its namespaces), waits, and returns
+    /// what it printed.
+    pub fn run_in(&mut self, actor: usize, argv: &[&str]) -> Run {
+        let out = self.next_out();
+        let status = self
+            .cmd(&format!(
+                "@{actor} run {} {}",
+                out.display(),
+                argv.join(" ")
+            ))
+            .join(" ");
+        self.read(&out, status)
     }
 
     /// Starts `argv` without waiting: (its pid, the output prefix).
