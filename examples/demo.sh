@@ -75,4 +75,4 @@ if ours_exists; then
     exit 1
 fi
 heading "Done: no segment left behind"
-echo "Next: README.md (linking your own program), man -l man/rshm.3, man -l man/rshm-trace.1."
+echo "Next: README.md (linking your own program), man -l man/rshm.3, man -l man/rshm-trace.1, $release/rshm-ls (every segment, and who attaches it)."
