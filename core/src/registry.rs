@@ -644,21 +644,13 @@ impl<const A: usize, const S: usize> Registry<A, S> {
     }
 
     #[inline(always)]
-    fn attached(
-        &self,
-        addr: usize,
-        shmid: i32,
-        flags: i32,
-        pid: i32,
-        now: Stamp,
-        size_unknown: impl FnOnce() -> u64,
-    ) {
+    fn attached(&self, addr: usize, shmid: i32, flags: i32, pid: i32, now: Stamp, known_size: u64) {
         let k = seg_key(shmid);
         let seg = self.segments.find(k, LIVE);
         let mut size = seg.map_or(0, |s| s.v[1]);
-        if size == 0 {
-            size = size_unknown();
-            if seg.is_some() && size != 0 {
+        if size == 0 && known_size != 0 {
+            size = known_size;
+            if seg.is_some() {
                 self.segments
                     .modify(k, |_| LIVE, |v| v[1].store(size, Relaxed));
             }
@@ -772,20 +764,14 @@ pub fn segment_removed(shmid: i32) {
 }
 
 /// Records an attachment at `addr` of segment `shmid`, made by process `pid`, and counts
-/// it on the segment. The segment's size comes from the segment table, or from
-/// `size_unknown` (asked only when the table does not know it). An entry still LIVE at
+/// it on the segment. The segment's size comes from the segment table, or is
+/// `known_size` when the table does not know it (0: unknown; the call path does not ask
+/// the kernel, the exit report does when it needs it). An entry still LIVE at
 /// `addr` is an attachment the kernel no longer has (the address was given again): it is
 /// retired and uncounted.
 #[inline(always)]
-pub fn attached(
-    addr: usize,
-    shmid: i32,
-    flags: i32,
-    pid: i32,
-    now: Stamp,
-    size_unknown: impl FnOnce() -> u64,
-) {
-    REGISTRY.attached(addr, shmid, flags, pid, now, size_unknown);
+pub fn attached(addr: usize, shmid: i32, flags: i32, pid: i32, now: Stamp, known_size: u64) {
+    REGISTRY.attached(addr, shmid, flags, pid, now, known_size);
 }
 
 /// The live attachment at `addr`.
@@ -885,7 +871,7 @@ mod tests {
     #[test]
     fn attach_then_detach_keeps_a_dead_record() {
         let addr = 0x5000_0000_0000;
-        attached(addr, 900_001, 0, 1, Stamp(11), || 4096);
+        attached(addr, 900_001, 0, 1, Stamp(11), 4096);
         let a = attachment(addr).expect("live");
         assert_eq!((a.shmid, a.size, a.attached), (900_001, 4096, Stamp(11)));
         assert_eq!(attach_count(900_001), Some(1));
@@ -899,11 +885,11 @@ mod tests {
     #[test]
     fn reattach_at_same_address_replaces_the_entry_and_a_stale_detach_is_ignored() {
         let addr = 0x5100_0000_0000;
-        attached(addr, 900_010, 0, 1, Stamp(1), || 4096);
+        attached(addr, 900_010, 0, 1, Stamp(1), 4096);
         let old = attachment(addr).unwrap();
         // Another thread detaches, the kernel hands the address out again, and the new
         // attach is recorded before the first thread records its detach.
-        attached(addr, 900_011, 0, 1, Stamp(2), || 8192);
+        attached(addr, 900_011, 0, 1, Stamp(2), 8192);
         detached(&old, Stamp(3));
         let now = attachment(addr).expect("the new attachment survives");
         assert_eq!((now.shmid, now.size), (900_011, 8192));
@@ -913,10 +899,10 @@ mod tests {
     fn a_reattach_before_the_detach_is_recorded_uncounts_the_old_segment() {
         let r = own::<256, 64>();
         let addr = 0x5180_0000_0000;
-        r.attached(addr, 7, 0, 1, Stamp(1), || 4096);
+        r.attached(addr, 7, 0, 1, Stamp(1), 4096);
         let old = r.attachment(addr).unwrap();
         // The kernel detached 7 and gave the address to 8 before the detach was recorded.
-        r.attached(addr, 8, 0, 1, Stamp(2), || 4096);
+        r.attached(addr, 8, 0, 1, Stamp(2), 4096);
         assert_eq!((r.attach_count(7), r.attach_count(8)), (Some(0), Some(1)));
         r.detached(&old, Stamp(3));
         assert_eq!((r.attach_count(7), r.attach_count(8)), (Some(0), Some(1)));
@@ -949,8 +935,8 @@ mod tests {
     fn removal_while_attached_keeps_the_segment_until_the_last_detach() {
         let id = 900_020;
         segment_got(id, 0x1234, 4096, 0o600, true, 77, Stamp(5));
-        attached(0x5200_0000_0000, id, 0, 1, Stamp(6), || 4096);
-        attached(0x5200_0001_0000, id, 0, 1, Stamp(6), || 4096);
+        attached(0x5200_0000_0000, id, 0, 1, Stamp(6), 4096);
+        attached(0x5200_0001_0000, id, 0, 1, Stamp(6), 4096);
         assert_eq!(attach_count(id), Some(2));
         segment_removed(id);
         let s = segment(id).unwrap();
@@ -969,7 +955,7 @@ mod tests {
     fn thousands_of_entries_colliding_or_not_are_all_found() {
         let base = 0x6000_0000_0000usize;
         for i in 0..5000 {
-            attached(base + i * 4096, 910_000 + i as i32, 0, 1, Stamp(1), || 4096);
+            attached(base + i * 4096, 910_000 + i as i32, 0, 1, Stamp(1), 4096);
         }
         for i in 0..5000 {
             assert_eq!(
@@ -989,7 +975,7 @@ mod tests {
         let base = 0x5300_0000_0000usize;
         let addrs: Vec<usize> = (0..100).map(|i| base + i * 4096).collect();
         for &a in &addrs {
-            r.attached(a, 5, 0, 1, Stamp(1), || 4096);
+            r.attached(a, 5, 0, 1, Stamp(1), 4096);
         }
         let missed = r.untracked.load(Relaxed);
         assert!(missed >= 36, "a table of 64 holds at most 64");
@@ -1032,7 +1018,7 @@ mod tests {
         for (n, at) in layouts.iter().enumerate() {
             let r = own::<ATTACH_SLOTS, 64>();
             for i in 0..65_536 {
-                r.attached(at(i), 3, 0, 1, Stamp(1), || 4096);
+                r.attached(at(i), 3, 0, 1, Stamp(1), 4096);
             }
             assert_eq!(r.untracked.load(Relaxed), 0, "layout {n}");
             assert_eq!(
@@ -1067,7 +1053,7 @@ mod tests {
                             continue;
                         };
                         let addr = base + i * 4096;
-                        r.attached(addr, shmid, 0, t, Stamp(n + 1), || 4096);
+                        r.attached(addr, shmid, 0, t, Stamp(n + 1), 4096);
                         let seen = r.attachment(addr).expect("its own attachment is found");
                         assert_eq!(seen.shmid, shmid);
                         // shmdt: the kernel lets the address go before it is recorded.
@@ -1101,7 +1087,7 @@ mod tests {
                                 libc::SHM_REMAP,
                                 1,
                                 Stamp(round * 1000 + n),
-                                || 4096,
+                                4096,
                             );
                         }
                     });

@@ -438,7 +438,7 @@ pub unsafe fn attach<B: Backend>(
     }
     // The size is the registry's if it knows the segment; not asked of the kernel
     // otherwise (the exit report asks it when it needs it).
-    registry::attached(p, shmid, flags, config::getpid(), call.t0, || 0);
+    registry::attached(p, shmid, flags, config::getpid(), call.t0, 0);
     call.done(Ret::Addr(p), &warning);
     Ok(p)
 }
