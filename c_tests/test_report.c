@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 static int child(const char *mode) {
     if (!strcmp(mode, "raw")) {
@@ -20,6 +22,20 @@ static int child(const char *mode) {
             return 2;
         printf("%d %p\n", id, p);
         return 0;
+    }
+    if (!strcmp(mode, "idreuse")) {
+        /* In an IPC namespace of its own: made here through rshm, then removed and its id
+         * given to a segment of another key, both by raw system calls rshm does not see. */
+        int id = rshm_get(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        if (id < 0 || syscall(SYS_shmctl, id, IPC_RMID, NULL) != 0)
+            return 2;
+        char next[32];
+        snprintf(next, sizeof next, "%d", id);
+        if (write_file("/proc/sys/kernel/shm_next_id", next) != 0)
+            return 3;
+        int again = (int)syscall(SYS_shmget, (key_t)0x52e00001, 8192, IPC_CREAT | 0600);
+        printf("%d %d\n", id, again);
+        return again == id ? 0 : 4;
     }
     if (!strcmp(mode, "unreadable")) {
         /* Made here write-only (0200): IPC_STAT needs read, which its owner lacks. */
@@ -91,6 +107,12 @@ static int report_of(const char *log, int pid, char *out, size_t cap) {
 static void as_nobody(void) {
     if (getuid() == 0 && setuid(65534) != 0)
         _exit(126);
+}
+
+/* An IPC namespace of its own (root): its segments and shm_next_id go with it. */
+static void own_ipc_namespace(void) {
+    if (unshare(CLONE_NEWIPC) != 0)
+        _exit(125);
 }
 
 static int run_as(const char *mode, const char *log, char *out, size_t cap, void (*prepare)(void)) {
@@ -206,6 +228,19 @@ int main(int argc, char **argv) {
     CHECK(!strncmp(rep, want, strlen(want)), "its mode as the kernel has it now (IPC_SET), not as it was made");
     CHECK(shmctl(id, IPC_RMID, NULL) == 0, "it did exist: removed now");
     truncate(log, 0);
+
+    if (getuid() == 0) {
+        /* The id of a segment made here now names another key's segment: not listed. */
+        int again = -1;
+        CHECK(run_as("idreuse", log, out, sizeof out, own_ipc_namespace) == 0 &&
+                  sscanf(out, "%d %d", &id, &again) == 2 && again == id,
+              "idreuse child ran (its id was given to a segment of another key)");
+        pid = first_pid(log, -1);
+        CHECK(report_of(log, pid, rep, sizeof rep) == 1 &&
+                  !strcmp(rep, "at exit: 0 segment(s) made here still exist, 0 attachment(s) still held\n"),
+              "a reused id is not taken for the segment made here");
+        truncate(log, 0);
+    }
 
     /* Write-only for its owner: IPC_STAT is refused, SHM_STAT_ANY is not: listed as it is. */
     chmod(log, 0666);
