@@ -250,6 +250,50 @@ static void a_relative_name_without_a_current_directory(void) {
         fprintf(stderr, "  said: %s", err);
 }
 
+/* Run in the child before exec: a current directory whose path is over 4095 bytes (24
+ * levels of 200-byte names under `dir`, entered one at a time). */
+#define DEEP_LEVELS 24
+static void deep_name(char *out, size_t cap) {
+    memset(out, 'd', cap - 1);
+    out[cap - 1] = 0;
+}
+
+static void cwd_too_deep(void) {
+    char name[201];
+    deep_name(name, sizeof name);
+    if (chdir(dir) != 0)
+        _exit(126);
+    for (int i = 0; i < DEEP_LEVELS; i++)
+        if ((mkdir(name, 0700) != 0 && errno != EEXIST) || chdir(name) != 0)
+            _exit(126);
+}
+
+static void a_relative_name_under_a_too_deep_directory(void) {
+    char out[256], err[4096], name[201];
+    const char *env[] = {"RSHM_LOG", "info", "RSHM_LOG_FILE", "trace.log", NULL};
+    int st = run("rounds", env, cwd_too_deep, out, sizeof out, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && !strcmp(out, "ok\n"), "a current directory too deep: real results");
+    CHECK(!strcmp(err, "rshm: RSHM_LOG_FILE (trace.log) is a relative name and the current directory cannot be named "
+                       "(getcwd: ERANGE): its path is longer than the limit of 4095 bytes; logging is off\n"),
+          "said as it is: getcwd's ERANGE, and why");
+    if (strncmp(err, "rshm: RSHM_LOG_FILE (trace.log) is a relative", 40))
+        fprintf(stderr, "  said: %s", err);
+    /* Remove the levels, deepest first. */
+    deep_name(name, sizeof name);
+    int fd = open(".", O_RDONLY | O_DIRECTORY);
+    if (chdir(dir) == 0) {
+        int made = 0;
+        for (; made < DEEP_LEVELS && chdir(name) == 0; made++)
+            ;
+        for (; made > 0; made--)
+            if (chdir("..") != 0 || rmdir(name) != 0)
+                break;
+    }
+    CHECK(fd >= 0 && fchdir(fd) == 0, "back to where the test was");
+    if (fd >= 0)
+        close(fd);
+}
+
 static void a_socket_as_the_log(void) {
     char path[sizeof ((struct sockaddr_un *)0)->sun_path], out[256], err[4096];
     if (strlen(dir) + 6 > sizeof path) {
@@ -524,6 +568,7 @@ int main(int argc, char **argv) {
     setenv("RSHM_SINK_DIR", dir, 1);
     fifo_without_reader();
     a_relative_name_without_a_current_directory();
+    a_relative_name_under_a_too_deep_directory();
     a_socket_as_the_log();
     stderr_becomes_a_closed_pipe();
     a_full_pipe_is_bounded_and_counted();
