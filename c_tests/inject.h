@@ -46,9 +46,9 @@ static inline int cap_address_space(unsigned long long extra) {
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
-/* shmget of size `get_size` fails with `get_errno`; shmctl(`ctl_id`, IPC_STAT) with
+/* shmget of size `get_size` fails with `get_errno`; shmctl(`ctl_id`, `ctl_cmd`) with
  * `ctl_errno`. Returns 0, or -1 if the kernel will not install the filter. */
-static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int ctl_errno) {
+static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int ctl_cmd, int ctl_errno) {
 #define ARG_LO(n) (offsetof(struct seccomp_data, args) + 8 * (n))
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
@@ -64,7 +64,7 @@ static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int 
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ctl_id, 0, 4),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)),
         BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xff), /* without IPC_64 */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPC_STAT, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)ctl_cmd, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)ctl_errno),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
@@ -75,8 +75,8 @@ static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int 
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
 }
 #else
-static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int ctl_errno) {
-    (void)get_size, (void)get_errno, (void)ctl_id, (void)ctl_errno;
+static inline int inject(unsigned get_size, int get_errno, unsigned ctl_id, int ctl_cmd, int ctl_errno) {
+    (void)get_size, (void)get_errno, (void)ctl_id, (void)ctl_cmd, (void)ctl_errno;
     errno = ENOSYS;
     return -1;
 }

@@ -392,7 +392,7 @@ static void at_rows(void) {
 #define INJECT_SIZE 12289u
 
 static int injecting(void) {
-    return inject(INJECT_SIZE, ENFILE, 0xffffffffu, EOVERFLOW);
+    return inject(INJECT_SIZE, ENFILE, 0xffffffffu, IPC_STAT, EOVERFLOW);
 }
 
 static void injected_rows(void *arg) {

@@ -509,6 +509,17 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
     }
 }
 
+/// This process's RLIMIT_MEMLOCK (soft), in bytes.
+fn memlock_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
+    unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
+    lim.rlim_cur
+}
+
 /// Whether this process's effective uid owns or created segment `shmid`.
 fn owner_or_creator(b: &dyn Backend, shmid: c_int) -> bool {
     let me = euid();
@@ -571,23 +582,23 @@ pub fn ctl(b: &dyn Backend, call: &str, shmid: c_int, cmd: c_int, errno: c_int) 
         )),
         // SHM_LOCK without CAP_IPC_LOCK: the owner or creator may lock, if RLIMIT_MEMLOCK is
         // not 0 (a limit too small for the segment gives ENOMEM instead).
-        EPERM if cmd == SHM_LOCK && owner_or_creator(b, shmid) => e(format_args!(
-            "{call}: SHM_LOCK on segment {shmid} needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above 0, and this process's is 0"
-        )),
+        EPERM if cmd == SHM_LOCK && owner_or_creator(b, shmid) => match memlock_limit() {
+            0 => e(format_args!(
+                "{call}: SHM_LOCK on segment {shmid} needs CAP_IPC_LOCK or a RLIMIT_MEMLOCK above 0, and this process's is 0"
+            )),
+            // Not the kernel's own rule then (a security module's, say): only what is known.
+            lim => e(format_args!(
+                "{call}: the kernel refused SHM_LOCK on segment {shmid} with EPERM, though this process's user owns or made it and its RLIMIT_MEMLOCK is {lim} bytes"
+            )),
+        },
         EPERM => e(format_args!(
             "{call}: {c} on segment {shmid} needs its owner, its creator or a privileged process"
         )),
         ENOMEM if cmd == SHM_LOCK => {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
-            unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
             let size = backend::stat_any(b, shmid).map_or(0, |ds| ds.shm_segsz);
             e(format_args!(
                 "{call}: SHM_LOCK on segment {shmid} ({size} bytes) would lock more than this process's RLIMIT_MEMLOCK ({} bytes) allows its user",
-                lim.rlim_cur
+                memlock_limit()
             ))
         }
         libc::EFAULT => e(format_args!(

@@ -394,7 +394,7 @@ static void at_dt_ctl_rows(void) {
 static int victim;
 
 static int injecting(void) {
-    return inject(INJECT_SIZE, ENFILE, (unsigned)victim, EOVERFLOW);
+    return inject(INJECT_SIZE, ENFILE, (unsigned)victim, IPC_STAT, EOVERFLOW);
 }
 
 static void injected_rows(void *arg) {
@@ -472,6 +472,13 @@ static void memlock_rows(void *arg) {
         W("SHM_LOCK on segment %d (65536 bytes) would lock more than this process's RLIMIT_MEMLOCK (4096 bytes) "
           "allows its user",
           id));
+    /* EPERM for the owner with RLIMIT_MEMLOCK above 0 is not the kernel's own rule (a
+     * security module's): a seccomp filter makes it. */
+    if (inject(0xffffffffu, ENFILE, (unsigned)id, SHM_LOCK, EPERM) == 0)
+        ROW("shmctl", shmctl(id, SHM_LOCK, NULL) == -1, EPERM, "SHM_LOCK refused otherwise (seccomp)",
+            W("the kernel refused SHM_LOCK on segment %d with EPERM, though this process's user owns or made it and "
+              "its RLIMIT_MEMLOCK is 4096 bytes",
+              id));
     shmctl(id, IPC_RMID, NULL);
 }
 

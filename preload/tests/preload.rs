@@ -1130,6 +1130,20 @@ fn through_the_preload_library_each_failure_is_explained_by_its_own_cause() {
             "row {must:?} missing"
         );
     }
+    // The rows of another user (uid 65534), made only when the test runs as root.
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        for must in [
+            ("shmctl", "EPERM SHM_LOCK by its owner, RLIMIT_MEMLOCK 0"),
+            ("shmctl", "ENOMEM SHM_LOCK over RLIMIT_MEMLOCK"),
+            ("shmctl", "EPERM SHM_LOCK refused otherwise (seccomp)"),
+        ] {
+            assert!(
+                causes.get(must.0).is_some_and(|c| c.contains(must.1)),
+                "row {must:?} missing"
+            );
+        }
+    }
 }
 
 #[test]
