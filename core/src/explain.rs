@@ -393,22 +393,21 @@ pub fn at(
             // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
             let capped = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
                 && lim.rlim_cur != libc::RLIM_INFINITY;
-            match (size, capped) {
-                (0, false) => e(format_args!(
-                    "{call}: no room in the address space to attach segment {shmid}"
-                )),
-                (0, true) => e(format_args!(
-                    "{call}: no room in the address space to attach segment {shmid} within this process's RLIMIT_AS ({} bytes)",
-                    lim.rlim_cur
-                )),
-                (_, false) => e(format_args!(
-                    "{call}: no room in the address space to attach segment {shmid} ({size} bytes)"
-                )),
-                (_, true) => e(format_args!(
-                    "{call}: no room in the address space to attach segment {shmid} ({size} bytes) within this process's RLIMIT_AS ({} bytes)",
-                    lim.rlim_cur
-                )),
+            // The size when the kernel says it, the limit when there is one.
+            let mut more = FixedBuf::<128>::new();
+            if size != 0 {
+                more.push_fmt(format_args!(" ({size} bytes)"));
             }
+            if capped {
+                more.push_fmt(format_args!(
+                    " within this process's RLIMIT_AS ({} bytes)",
+                    lim.rlim_cur
+                ));
+            }
+            e(format_args!(
+                "{call}: no room in the address space to attach segment {shmid}{}",
+                more.as_str()
+            ))
         }
         _ => e(format_args!(
             "{call}: the kernel refused with {}",
