@@ -37,6 +37,11 @@ impl Level {
         }
     }
 
+    /// The level numbered `b` (its `as u8`), if there is one.
+    pub fn from_u8(b: u8) -> Option<Level> {
+        (b <= 5).then(|| Level::from_bits(b.into()))
+    }
+
     /// Parses `off`, `error`, `warn`, `info`, `debug` or `trace`, in any case.
     pub fn parse(s: &[u8]) -> Option<Level> {
         const NAMES: [&[u8]; 6] = [b"off", b"error", b"warn", b"info", b"debug", b"trace"];
@@ -282,6 +287,19 @@ fn read_env(default: Level) -> Settings {
     // Asked only when a file is named (one libc call fewer in every exec).
     // SAFETY: getauxval takes no pointers.
     let secure = || unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
+    // rshm-trace's channel comes first: its events are the trace, whatever the level.
+    if let Some(path) = env(c"RSHM_TRACE_SOCKET").filter(|p| !p.is_empty()) {
+        crate::sink::set_off();
+        // A set-user-id program is not made to wait on a socket its caller chose.
+        if !secure() && !crate::channel::set(path) {
+            say(format_args!(
+                "rshm: RSHM_TRACE_SOCKET ({}) is not a socket name of at most {} bytes; nothing is traced\n",
+                crate::sink::Shown(&path[..path.len().min(120)]),
+                crate::channel::PATH_MAX
+            ));
+        }
+        return c;
+    }
     match env(c"RSHM_LOG_FILE").filter(|p| !p.is_empty() && !secure()) {
         // Nothing to open when nothing is logged.
         Some(path) if c.level != Level::Off => crate::sink::set_file(path, crate::pid::getpid()),

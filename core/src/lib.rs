@@ -58,10 +58,12 @@ mod testing;
 pub(crate) mod backend;
 pub(crate) mod boundary;
 pub(crate) mod buf;
+pub(crate) mod channel;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod created;
 pub(crate) mod error;
+pub(crate) mod event;
 pub(crate) mod explain;
 pub(crate) mod hot;
 pub(crate) mod limits;
@@ -98,6 +100,12 @@ pub mod __private {
     /// The configuration read from the environment.
     pub mod config {
         pub use crate::config::Level;
+    }
+    /// A call as rshm-trace receives it, and the log line it becomes.
+    pub mod event {
+        pub use crate::event::{Decoded, Origin, decode};
+        pub use crate::log::{Args, Line, Record, Ret, Stamp, json, text};
+        pub use crate::names::errno_name;
     }
     /// The thread's last error, behind `rshm_last_error()`.
     pub mod error {

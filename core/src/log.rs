@@ -132,6 +132,11 @@ pub fn emit_always(c: &Config, r: &Record<'_>) {
         tid,
         lost: crate::sink::lost_pending(),
     };
+    if crate::channel::active() {
+        let origin = crate::channel::origin(stamp.pid, tid);
+        crate::channel::send(&crate::event::encode(&stamp, r, &origin));
+        return;
+    }
     let mut line = Line::new();
     if c.json() {
         json(&mut line, &stamp, r)

@@ -141,8 +141,12 @@ struct Template(UnsafeCell<Name>);
 unsafe impl Sync for Template {}
 static TEMPLATE: Template = Template(UnsafeCell::new(Name::new()));
 
-/// Where lines go, for the configuration line: "standard error", "file" or "nowhere".
+/// Where lines go, for the configuration line: "standard error", "file", "nowhere" or
+/// "rshm-trace" (its channel).
 pub fn kind() -> &'static str {
+    if crate::channel::active() {
+        return "rshm-trace";
+    }
     match MODE.load(Relaxed) {
         OFF => "nowhere",
         STDERR => "standard error",

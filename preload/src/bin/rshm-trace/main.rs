@@ -1,0 +1,336 @@
+//! rshm-trace: runs a command with librshm_preload.so preloaded, shows every System V
+//! shared-memory call it and every process it starts make, and sums the run up: calls,
+//! failures, and one row per segment, with the leaks.
+//!
+//! The tracer owns the trace. Each traced process sends every call, whatever the level,
+//! as an event over a socket rshm-trace listens on ([`listen`]); rshm-trace alone counts
+//! ([`model`]), formats and writes the lines ([`out`]), so the summary is the same at any
+//! `--level` and with any `-o`, and nothing is ever written through the traced program's
+//! descriptors. rshm-trace is the child subreaper of the run: it waits for every
+//! descendant, daemons and late children included ([`wait`]), then checks the segments
+//! that are left with the kernel ([`verdict`]).
+
+mod args;
+mod elf;
+mod html;
+mod kernel;
+mod listen;
+mod model;
+mod out;
+mod summary;
+mod verdict;
+mod wait;
+
+use args::{Ask, Options};
+use rshm_core::__private::config::Level;
+use rshm_core::__private::event::decode;
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// An I/O error's sentence, without Rust's "(os error N)".
+pub fn why(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => {
+            // SAFETY: strerror returns a NUL-terminated string that stays valid until the
+            // next call on this thread; it is copied at once.
+            let s = unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) };
+            s.to_string_lossy().into_owned()
+        }
+        None => e.to_string(),
+    }
+}
+
+/// The preload library: `RSHM_PRELOAD` if set, else beside this binary, else in `../lib/`,
+/// `../lib64/` or `../lib/<arch>-linux-gnu/` of an installed prefix.
+fn find_preload() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("RSHM_PRELOAD") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            preloadable(p)
+        } else {
+            Err(format!("RSHM_PRELOAD={} is not a file", p.display()))
+        };
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find my own path: {}", why(&e)))?;
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let multiarch = format!(
+        "../lib/{}-linux-gnu/librshm_preload.so",
+        std::env::consts::ARCH
+    );
+    let candidates = [
+        dir.join("librshm_preload.so"),
+        dir.join("../lib/librshm_preload.so"),
+        dir.join("../lib64/librshm_preload.so"),
+        dir.join(multiarch),
+    ];
+    let found = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .map(|p| p.canonicalize().unwrap_or(p.clone()))
+        .ok_or_else(|| {
+            format!(
+                "cannot find librshm_preload.so beside me ({}) or in ../lib, ../lib64 or ../lib/{}-linux-gnu \
+                 (set RSHM_PRELOAD to its path)",
+                dir.display(),
+                std::env::consts::ARCH
+            )
+        })?;
+    preloadable(found)
+}
+
+/// LD_PRELOAD splits its value at spaces and colons, and cannot quote: a path holding one
+/// would make the loader try its pieces as libraries. Refused, with the reason.
+fn preloadable(p: PathBuf) -> Result<PathBuf, String> {
+    let s = p.to_string_lossy();
+    if s.contains([' ', ':', '\t', '\n']) {
+        return Err(format!(
+            "the preload library's path {s:?} holds a space or a colon, which LD_PRELOAD cannot carry; \
+             install rshm under a path without one, or set RSHM_PRELOAD to a copy at such a path"
+        ));
+    }
+    Ok(p)
+}
+
+/// The wall clock, ns.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A file named on the command line, made (or emptied) before the command runs, so a
+/// name that cannot be written is said at once.
+fn made(p: &Option<PathBuf>) -> Result<Option<std::fs::File>, String> {
+    p.as_ref()
+        .map(|p| out::open(p).map_err(|e| format!("cannot write {}: {}", p.display(), why(&e))))
+        .transpose()
+}
+
+fn run(o: Options) -> Result<ExitCode, String> {
+    let preload = find_preload()?;
+    let dest = out::Dest::new(&o).map_err(|e| {
+        format!(
+            "cannot write {}: {}",
+            o.output
+                .as_deref()
+                .unwrap_or(Path::new("standard error"))
+                .display(),
+            why(&e)
+        )
+    })?;
+    let mut summary_json = made(&o.summary_json)?;
+    let mut html_file = made(&o.html)?;
+    let listener = listen::Listener::new().map_err(|e| {
+        format!(
+            "cannot make the channel for the traced processes: {}",
+            why(&e)
+        )
+    })?;
+    let command: Vec<String> = o
+        .command
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    let name = command[0].clone();
+
+    let mut ld: OsString = preload.into_os_string();
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        ld.push(":");
+        ld.push(old);
+    }
+    let signals = wait::Signals::take();
+    wait::become_subreaper();
+    let mut cmd = Command::new(&o.command[0]);
+    cmd.args(&o.command[1..])
+        .env("LD_PRELOAD", ld)
+        .env("RSHM_TRACE_SOCKET", &listener.path)
+        // Every call is an event whatever is shown; the configuration line too at debug.
+        .env("RSHM_LOG", o.level().max(Level::Info).lower())
+        .env_remove("RSHM_LOG_FILE");
+    if o.strict {
+        cmd.env("RSHM_STRICT", "1");
+    }
+    if o.report {
+        cmd.env("RSHM_REPORT", "1");
+    }
+    let mask = signals.original_mask();
+    // SAFETY: between fork and exec the child only restores the signal mask it would
+    // have had without rshm-trace (sigprocmask is async-signal-safe).
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let start_ns = now_ns();
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.kind() == io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            eprintln!("rshm-trace: cannot run {name}: {}", why(&e));
+            return Ok(ExitCode::from(code));
+        }
+    };
+    let static_note = elf::resolve(&o.command[0])
+        .filter(|p| elf::is_static(p) == Some(true))
+        .map(|p| {
+            format!(
+                "{} is statically linked: the preload library cannot load into it, so none of its own calls can be seen",
+                p.display()
+            )
+        });
+
+    let mut t = Tracer {
+        run: model::Run::new(command, start_ns),
+        shown: out::Shown::new(&o),
+        dest,
+        my_ns: kernel::ipc_ns("self"),
+        acks: vec![],
+        write_error: None,
+    };
+    let reaped = wait::Loop {
+        listener: &listener,
+        signals,
+        child: child.id() as i32,
+        no_wait: o.no_wait,
+    }
+    .run(&mut t)?;
+    listener.unlink();
+    let Tracer {
+        mut run,
+        mut dest,
+        my_ns,
+        write_error,
+        ..
+    } = t;
+    run.exit = reaped.exit;
+    run.still_running = reaped.still_running;
+    verdict::settle(&mut run, my_ns, &reaped.pids, static_note);
+
+    if let Some(e) = write_error {
+        eprintln!("rshm-trace: {e}");
+    }
+    // The summary goes where the trace went (standard error with -ff).
+    let text = if o.json {
+        summary::json(&run) + "\n"
+    } else {
+        summary::text(&run)
+    };
+    let written = match (&mut dest, o.per_process) {
+        (out::Dest::One(w), false) => w.write_all(text.as_bytes()).and_then(|_| w.flush()),
+        _ => dest
+            .flush()
+            .and_then(|_| io::stderr().write_all(text.as_bytes())),
+    };
+    if let Err(e) = written {
+        eprintln!("rshm-trace: cannot write the summary: {}", why(&e));
+    }
+    if let (Some(f), Some(p)) = (summary_json.as_mut(), &o.summary_json) {
+        if let Err(e) = f.write_all((summary::json(&run) + "\n").as_bytes()) {
+            eprintln!("rshm-trace: cannot write {}: {}", p.display(), why(&e));
+        }
+    }
+    if let (Some(f), Some(p)) = (html_file.as_mut(), &o.html) {
+        let mut w = io::BufWriter::new(f);
+        if let Err(e) = html::write(&run, &mut w).and_then(|_| w.flush()) {
+            eprintln!("rshm-trace: cannot write {}: {}", p.display(), why(&e));
+        }
+    }
+    let code = match run.exit {
+        model::Exit::Code(c) => c,
+        model::Exit::Signal(s) => 128 + s,
+        model::Exit::Running => 0,
+    };
+    Ok(ExitCode::from(code as u8))
+}
+
+/// What the event loop feeds: the run's model and the trace's lines.
+pub struct Tracer {
+    run: model::Run,
+    shown: out::Shown,
+    dest: out::Dest,
+    /// rshm-trace's own IPC namespace (the kernel it can ask).
+    my_ns: u64,
+    /// Connections waiting for the acknowledgement that their line is written.
+    acks: Vec<i32>,
+    /// The first failure to write the trace (said once, at the end).
+    write_error: Option<String>,
+}
+
+impl Tracer {
+    /// One record from connection `fd`.
+    pub fn event(&mut self, fd: i32, bytes: &[u8]) {
+        let Some(d) = decode(bytes) else {
+            return;
+        };
+        let ns = d.origin.ipc_ns;
+        if let Some(i) = self.run.add(&d) {
+            if ns == 0 || ns == self.my_ns {
+                let id = self.run.segs[i].id;
+                if let Some(k) = kernel::stat(id) {
+                    self.run.nattch(i, k.nattch);
+                    let s = &mut self.run.segs[i];
+                    if s.size == 0 {
+                        s.size = k.size;
+                    }
+                    if s.key == 0 && !s.created() {
+                        s.key = k.key;
+                    }
+                }
+            }
+        }
+        if let Some(line) = self.shown.line(&d) {
+            if let Err(e) = self.dest.write(d.stamp.pid, line.as_bytes()) {
+                self.write_error
+                    .get_or_insert(format!("cannot write the trace: {}", why(&e)));
+            }
+        }
+        if d.acked {
+            self.acks.push(fd);
+        }
+    }
+
+    /// Writes what is buffered, then tells the processes waiting for it.
+    pub fn flush(&mut self) {
+        if let Err(e) = self.dest.flush() {
+            self.write_error
+                .get_or_insert(format!("cannot write the trace: {}", why(&e)));
+        }
+        for fd in self.acks.drain(..) {
+            listen::ack(fd);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let o = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Ask::Run(o)) => o,
+        Ok(Ask::Help) => {
+            println!("{}", args::HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Ask::Version) => {
+            println!("rshm-trace {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("rshm-trace: {e} (try 'rshm-trace --help')");
+            return ExitCode::from(2);
+        }
+    };
+    match run(*o) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rshm-trace: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

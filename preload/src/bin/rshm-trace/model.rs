@@ -1,0 +1,432 @@
+//! What a run did, built from its events alone (never from the log lines, so it is the
+//! same at any `--level`, with any `-o`): calls by kind and shmctl command, failures by
+//! errno, the processes that made calls, and one row per segment the run touched.
+//! Memory is bounded: counters, one entry per process and per segment, the live
+//! attachments, and at most [`MAX_MARKS`] timeline marks and [`MAX_INCIDENTS`] incidents.
+
+use rshm_core::__private::config::Level;
+use rshm_core::__private::event::{Args, Decoded, Ret, errno_name};
+use std::collections::{BTreeMap, HashMap};
+
+/// The most attachment marks kept for the timeline (the counts are kept whatever).
+pub const MAX_MARKS: usize = 100_000;
+/// The most failures and warnings kept with their sentences (all are counted).
+pub const MAX_INCIDENTS: usize = 10_000;
+
+/// A process that made at least one call.
+#[derive(Clone, Debug)]
+pub struct Proc {
+    /// Its pid.
+    pub pid: i32,
+    /// Its name (`comm`) at its first call.
+    pub comm: String,
+    /// Calls it made.
+    pub calls: u64,
+    /// Its first and last call, wall clock ns.
+    pub first_ns: u64,
+    /// See `first_ns`.
+    pub last_ns: u64,
+}
+
+/// How a segment's story ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Not decided yet (during the run).
+    Open,
+    /// Removed by a traced IPC_RMID, and gone.
+    Removed,
+    /// Removed by a traced IPC_RMID, still attached by a process outside the run.
+    RemovedAttached,
+    /// Made during the run, not removed, still there after every traced process exited.
+    Leaked,
+    /// Gone, removed by something rshm-trace did not see (another program, a raw system
+    /// call, its IPC namespace's end).
+    Gone,
+    /// Not made during the run, and still there: someone else's.
+    Exists,
+    /// In another IPC namespace than rshm-trace's: not checked.
+    Unchecked,
+}
+
+impl End {
+    /// The word in the table and in the JSON summary.
+    pub fn word(self) -> &'static str {
+        match self {
+            End::Open => "open",
+            End::Removed => "removed",
+            End::RemovedAttached => "removed-attached",
+            End::Leaked => "leaked",
+            End::Gone => "gone",
+            End::Exists => "exists",
+            End::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// One segment the run touched (a new row when an id is made again after a removal).
+#[derive(Clone, Debug)]
+pub struct Seg {
+    /// Its shmid.
+    pub id: i32,
+    /// The IPC namespace it lives in (inode; 0: unknown).
+    pub ipc_ns: u64,
+    /// Its key (0: IPC_PRIVATE).
+    pub key: i32,
+    /// Its size in bytes (0: not known).
+    pub size: u64,
+    /// The traced process that made it, if one did.
+    pub creator: Option<i32>,
+    /// When it was made (by a traced call), or first seen.
+    pub first_ns: u64,
+    /// Successful attaches, per process.
+    pub attaches: BTreeMap<i32, u64>,
+    /// The most attachments the kernel counted after a traced attach.
+    pub peak_nattch: u64,
+    /// The traced process whose IPC_RMID removed it, and when.
+    pub removed_by: Option<(i32, u64)>,
+    /// How its story ends.
+    pub end: End,
+}
+
+impl Seg {
+    /// Whether a traced call made it.
+    pub fn created(&self) -> bool {
+        self.creator.is_some()
+    }
+}
+
+/// What a timeline mark is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkKind {
+    /// A successful shmat.
+    Attach,
+    /// A successful shmdt.
+    Detach,
+}
+
+/// An attachment or detachment, for the timeline.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    /// When, wall clock ns.
+    pub ts_ns: u64,
+    /// Who.
+    pub pid: i32,
+    /// Which segment (an index into [`Run::segs`]).
+    pub seg: usize,
+    /// What.
+    pub kind: MarkKind,
+}
+
+/// A failure or a warning, with its sentence.
+#[derive(Clone, Debug)]
+pub struct Incident {
+    /// When, wall clock ns.
+    pub ts_ns: u64,
+    /// Who.
+    pub pid: i32,
+    /// The call (`shmat`).
+    pub call: String,
+    /// The errno's name (`EINVAL`), or empty for a warning on a call that succeeded.
+    pub errno: String,
+    /// rshm's sentence.
+    pub msg: String,
+    /// The segment it concerns, when one is known (an index into [`Run::segs`]).
+    pub seg: Option<usize>,
+}
+
+/// How the command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Still running (`--no-wait` after it was left behind: never for the command).
+    Running,
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+}
+
+/// Everything rshm-trace knows about a run.
+#[derive(Debug)]
+pub struct Run {
+    /// The command, as given.
+    pub command: Vec<String>,
+    /// When rshm-trace started it, and when the last traced process ended (wall ns).
+    pub start_ns: u64,
+    /// See `start_ns`.
+    pub end_ns: u64,
+    /// How the command ended.
+    pub exit: Exit,
+    /// Processes that made calls, by pid.
+    pub procs: BTreeMap<i32, Proc>,
+    /// Calls by function name.
+    pub calls: BTreeMap<String, u64>,
+    /// shmctl calls by command.
+    pub commands: BTreeMap<String, u64>,
+    /// Failed calls by errno.
+    pub failures: BTreeMap<String, u64>,
+    /// Calls that succeeded with a warning.
+    pub warnings: u64,
+    /// Segments the run touched, in the order it first touched them.
+    pub segs: Vec<Seg>,
+    /// Attachments and detachments, for the timeline (at most [`MAX_MARKS`]).
+    pub marks: Vec<Mark>,
+    /// Marks not kept.
+    pub marks_dropped: u64,
+    /// Failures and warnings with their sentences (at most [`MAX_INCIDENTS`]).
+    pub incidents: Vec<Incident>,
+    /// Incidents not kept.
+    pub incidents_dropped: u64,
+    /// What rshm-trace knows it did not see, one sentence each.
+    pub blind: Vec<String>,
+    /// Processes still running when rshm-trace left (`--no-wait`): pid and name.
+    pub still_running: Vec<(i32, String)>,
+    /// The live segment row of each (namespace, id).
+    live: HashMap<(u64, i32), usize>,
+    /// Live attachments: (pid, address) -> segment row.
+    attached: HashMap<(i32, usize), usize>,
+    /// The last segment attached at each address, whoever attached it (a forked child
+    /// detaching what its parent attached).
+    at_addr: HashMap<usize, usize>,
+}
+
+/// A process's name from an event's NUL-padded `comm`.
+pub fn comm_str(c: &[u8; 16]) -> String {
+    let n = c.iter().position(|&b| b == 0).unwrap_or(16);
+    String::from_utf8_lossy(&c[..n]).into_owned()
+}
+
+impl Run {
+    /// An empty run of `command`, started at `start_ns`.
+    pub fn new(command: Vec<String>, start_ns: u64) -> Run {
+        Run {
+            command,
+            start_ns,
+            end_ns: start_ns,
+            exit: Exit::Running,
+            procs: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            warnings: 0,
+            segs: vec![],
+            marks: vec![],
+            marks_dropped: 0,
+            incidents: vec![],
+            incidents_dropped: 0,
+            blind: vec![],
+            still_running: vec![],
+            live: HashMap::new(),
+            attached: HashMap::new(),
+            at_addr: HashMap::new(),
+        }
+    }
+
+    /// Total calls.
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum()
+    }
+
+    /// Total failed calls.
+    pub fn total_failed(&self) -> u64 {
+        self.failures.values().sum()
+    }
+
+    /// Segments made during the run.
+    pub fn created(&self) -> usize {
+        self.segs.iter().filter(|s| s.created()).count()
+    }
+
+    /// Segments a traced IPC_RMID removed.
+    pub fn removed(&self) -> usize {
+        self.segs.iter().filter(|s| s.removed_by.is_some()).count()
+    }
+
+    /// Segments made during the run and still there at its end.
+    pub fn leaked(&self) -> usize {
+        self.segs.iter().filter(|s| s.end == End::Leaked).count()
+    }
+
+    /// The row of the live segment `id` in namespace `ns`, made if this is its first sight.
+    fn row(&mut self, ns: u64, id: i32, ts: u64) -> usize {
+        if let Some(&i) = self.live.get(&(ns, id)) {
+            return i;
+        }
+        self.segs.push(Seg {
+            id,
+            ipc_ns: ns,
+            key: 0,
+            size: 0,
+            creator: None,
+            first_ns: ts,
+            attaches: BTreeMap::new(),
+            peak_nattch: 0,
+            removed_by: None,
+            end: End::Open,
+        });
+        let i = self.segs.len() - 1;
+        self.live.insert((ns, id), i);
+        i
+    }
+
+    /// Adds one event. Returns the segment row a successful attach touched (whose nattch
+    /// the caller may sample), if any.
+    pub fn add(&mut self, d: &Decoded<'_>) -> Option<usize> {
+        let r = &d.record;
+        let (pid, ts, ns) = (d.stamp.pid, d.stamp.ts_ns, d.origin.ipc_ns);
+        self.end_ns = self.end_ns.max(ts);
+        // rshm's own lines (the exit report, the configuration) are not calls.
+        if matches!(r.args, Args::Report) {
+            return None;
+        }
+        let p = self.procs.entry(pid).or_insert_with(|| Proc {
+            pid,
+            comm: comm_str(&d.origin.comm),
+            calls: 0,
+            first_ns: ts,
+            last_ns: ts,
+        });
+        p.calls += 1;
+        p.last_ns = p.last_ns.max(ts);
+        *self.calls.entry(r.call.to_string()).or_default() += 1;
+        if let Args::Ctl { cmd, .. } = r.args {
+            *self.commands.entry(cmd_name(cmd)).or_default() += 1;
+        }
+        let failed = matches!(r.ret, Ret::Int(-1)) && r.errno != 0;
+        let mut seg = None;
+        let mut sampled = None;
+        if failed {
+            *self
+                .failures
+                .entry(errno_name(r.errno).to_string())
+                .or_default() += 1;
+        } else {
+            match (r.args, r.ret) {
+                (Args::Get { key, size, .. }, Ret::Created(id, created)) => {
+                    let id = id as i32;
+                    if created {
+                        // A new segment under an id seen before: the old one is gone.
+                        if let Some(old) = self.live.remove(&(ns, id)) {
+                            if self.segs[old].end == End::Open {
+                                self.segs[old].end = End::Gone;
+                            }
+                        }
+                    }
+                    let i = self.row(ns, id, ts);
+                    let s = &mut self.segs[i];
+                    s.key = key;
+                    if created {
+                        s.creator = Some(pid);
+                        s.first_ns = ts;
+                        s.size = size as u64;
+                    } else if s.size == 0 {
+                        s.size = size as u64;
+                    }
+                    seg = Some(i);
+                }
+                (Args::At { shmid, .. }, Ret::Addr(addr)) => {
+                    let i = self.row(ns, shmid, ts);
+                    *self.segs[i].attaches.entry(pid).or_default() += 1;
+                    self.attached.insert((pid, addr), i);
+                    self.at_addr.insert(addr, i);
+                    self.mark(ts, pid, i, MarkKind::Attach);
+                    seg = Some(i);
+                    sampled = Some(i);
+                }
+                (Args::Dt { addr }, _) => {
+                    let i = self
+                        .attached
+                        .remove(&(pid, addr))
+                        .or_else(|| self.at_addr.get(&addr).copied());
+                    if let Some(i) = i {
+                        self.mark(ts, pid, i, MarkKind::Detach);
+                        seg = Some(i);
+                    }
+                }
+                (Args::Ctl { shmid, cmd }, _) if cmd == libc::IPC_RMID => {
+                    let i = self.row(ns, shmid, ts);
+                    self.segs[i].removed_by = Some((pid, ts));
+                    // Its key is free again; its id lives on until the last detach.
+                    seg = Some(i);
+                }
+                _ => {}
+            }
+        }
+        if failed || r.level == Level::Warn {
+            if !failed {
+                self.warnings += 1;
+            }
+            if seg.is_none() {
+                seg = match r.args {
+                    Args::At { shmid, .. } | Args::Ctl { shmid, .. } => {
+                        self.live.get(&(ns, shmid)).copied()
+                    }
+                    _ => None,
+                };
+            }
+            if self.incidents.len() < MAX_INCIDENTS {
+                self.incidents.push(Incident {
+                    ts_ns: ts,
+                    pid,
+                    call: r.call.to_string(),
+                    errno: if failed {
+                        errno_name(r.errno).to_string()
+                    } else {
+                        String::new()
+                    },
+                    msg: r.msg.to_string(),
+                    seg,
+                });
+            } else {
+                self.incidents_dropped += 1;
+            }
+        }
+        sampled
+    }
+
+    fn mark(&mut self, ts_ns: u64, pid: i32, seg: usize, kind: MarkKind) {
+        if self.marks.len() < MAX_MARKS {
+            self.marks.push(Mark {
+                ts_ns,
+                pid,
+                seg,
+                kind,
+            });
+        } else {
+            self.marks_dropped += 1;
+        }
+    }
+
+    /// Notes the kernel's attachment count of row `i`, sampled after an attach.
+    pub fn nattch(&mut self, i: usize, n: u64) {
+        let s = &mut self.segs[i];
+        s.peak_nattch = s.peak_nattch.max(n);
+    }
+
+    /// The name of a process of the run, if it made calls.
+    pub fn comm(&self, pid: i32) -> Option<&str> {
+        self.procs.get(&pid).map(|p| p.comm.as_str())
+    }
+
+    /// The live rows (to be settled at the end), with their namespace and id.
+    pub fn open_rows(&self) -> Vec<usize> {
+        (0..self.segs.len())
+            .filter(|&i| self.segs[i].end == End::Open)
+            .collect()
+    }
+}
+
+/// A shmctl command's name (`IPC_RMID`), or its number.
+pub fn cmd_name(cmd: i32) -> String {
+    match cmd {
+        libc::IPC_RMID => "IPC_RMID".into(),
+        libc::IPC_SET => "IPC_SET".into(),
+        libc::IPC_STAT => "IPC_STAT".into(),
+        libc::IPC_INFO => "IPC_INFO".into(),
+        libc::SHM_LOCK => "SHM_LOCK".into(),
+        libc::SHM_UNLOCK => "SHM_UNLOCK".into(),
+        13 => "SHM_STAT".into(),
+        14 => "SHM_INFO".into(),
+        15 => "SHM_STAT_ANY".into(),
+        n => n.to_string(),
+    }
+}
