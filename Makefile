@@ -148,6 +148,13 @@ $(BENCH): bench/bench.c include/rshm.h $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Iinclude $< -o $@ $(RELEASE)/librshm.a $(NATIVE_STATIC_LIBS)
 
-bench: all $(BENCH)
+TRACE_BENCH := target/bench/trace-bench
+
+$(TRACE_BENCH): bench/trace-bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra $< -o $@
+
+bench: all $(BENCH) $(TRACE_BENCH)
 	RSHM_BENCH_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) $(BENCH)
 	RSHM_LS=$(abspath $(RELEASE)/rshm-ls) sh bench/ls-bench.sh
+	RSHM_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) sh bench/in-ipc-ns.sh $(TRACE_BENCH) $(abspath $(RELEASE)/rshm-trace)

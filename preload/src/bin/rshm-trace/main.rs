@@ -24,6 +24,7 @@ mod wait;
 use args::{Ask, Options};
 use rshm_core::__private::config::Level;
 use rshm_core::__private::event::decode;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
@@ -195,6 +196,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
         my_ns: kernel::ipc_ns("self"),
         acks: vec![],
         write_error: None,
+        senders: HashMap::new(),
     };
     let reaped = wait::Loop {
         listener: &listener,
@@ -263,6 +265,8 @@ pub struct Tracer {
     acks: Vec<i32>,
     /// The first failure to write the trace (said once, at the end).
     write_error: Option<String>,
+    /// The processes that sent on each connection.
+    senders: HashMap<i32, BTreeSet<i32>>,
 }
 
 impl Tracer {
@@ -272,6 +276,7 @@ impl Tracer {
             return;
         };
         let ns = d.origin.ipc_ns;
+        self.senders.entry(fd).or_default().insert(d.stamp.pid);
         if let Some(i) = self.run.add(&d) {
             if ns == 0 || ns == self.my_ns {
                 let id = self.run.segs[i].id;
@@ -296,6 +301,18 @@ impl Tracer {
         if d.acked {
             self.acks.push(fd);
         }
+    }
+
+    /// Connection `fd` is closed: every process that held it has exited (or exec'd).
+    pub fn closed(&mut self, fd: i32) {
+        for pid in self.senders.remove(&fd).unwrap_or_default() {
+            self.run.gone(pid);
+        }
+    }
+
+    /// Whether a process waits for its line to be written.
+    pub fn waiting(&self) -> bool {
+        !self.acks.is_empty()
     }
 
     /// Writes what is buffered, then tells the processes waiting for it.

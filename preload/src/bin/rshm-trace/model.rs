@@ -80,8 +80,11 @@ pub struct Seg {
     pub first_ns: u64,
     /// Successful attaches, per process.
     pub attaches: BTreeMap<i32, u64>,
-    /// The most attachments the kernel counted after a traced attach.
+    /// The most attachments it had at once: the kernel's count, asked whenever the run's
+    /// own count of live traced attachments reached a new high, and never below that count.
     pub peak_nattch: u64,
+    /// Traced attachments live now (attached, not detached, their process not gone).
+    pub live: u64,
     /// The traced process whose IPC_RMID removed it, and when.
     pub removed_by: Option<(i32, u64)>,
     /// How its story ends.
@@ -260,6 +263,7 @@ impl Run {
             first_ns: ts,
             attaches: BTreeMap::new(),
             peak_nattch: 0,
+            live: 0,
             removed_by: None,
             end: End::Open,
         });
@@ -268,8 +272,8 @@ impl Run {
         i
     }
 
-    /// Adds one event. Returns the segment row a successful attach touched (whose nattch
-    /// the caller may sample), if any.
+    /// Adds one event. Returns the segment row whose live attachments reached a new high
+    /// (the caller asks the kernel for its nattch), if any.
     pub fn add(&mut self, d: &Decoded<'_>) -> Option<usize> {
         let r = &d.record;
         let (pid, ts, ns) = (d.stamp.pid, d.stamp.ts_ns, d.origin.ipc_ns);
@@ -325,18 +329,30 @@ impl Run {
                 }
                 (Args::At { shmid, .. }, Ret::Addr(addr)) => {
                     let i = self.row(ns, shmid, ts);
-                    *self.segs[i].attaches.entry(pid).or_default() += 1;
-                    self.attached.insert((pid, addr), i);
+                    let s = &mut self.segs[i];
+                    *s.attaches.entry(pid).or_default() += 1;
+                    if let Some(old) = self.attached.insert((pid, addr), i) {
+                        // SHM_REMAP over an attachment of this process.
+                        self.segs[old].live = self.segs[old].live.saturating_sub(1);
+                    }
+                    let s = &mut self.segs[i];
+                    s.live += 1;
+                    if s.live > s.peak_nattch {
+                        s.peak_nattch = s.live;
+                        sampled = Some(i);
+                    }
                     self.at_addr.insert(addr, i);
                     self.mark(ts, pid, i, MarkKind::Attach);
                     seg = Some(i);
-                    sampled = Some(i);
                 }
                 (Args::Dt { addr }, _) => {
-                    let i = self
-                        .attached
-                        .remove(&(pid, addr))
-                        .or_else(|| self.at_addr.get(&addr).copied());
+                    let own = self.attached.remove(&(pid, addr));
+                    if let Some(o) = own {
+                        self.segs[o].live = self.segs[o].live.saturating_sub(1);
+                    }
+                    // Or one inherited through fork (not counted live: its attach was the
+                    // parent's, and the parent's own is still there).
+                    let i = own.or_else(|| self.at_addr.get(&addr).copied());
                     if let Some(i) = i {
                         self.mark(ts, pid, i, MarkKind::Detach);
                         seg = Some(i);
@@ -400,6 +416,17 @@ impl Run {
     pub fn nattch(&mut self, i: usize, n: u64) {
         let s = &mut self.segs[i];
         s.peak_nattch = s.peak_nattch.max(n);
+    }
+
+    /// Process `pid` is gone (its channel closed): its attachments with it.
+    pub fn gone(&mut self, pid: i32) {
+        let segs = &mut self.segs;
+        self.attached.retain(|&(p, _), &mut i| {
+            if p == pid {
+                segs[i].live = segs[i].live.saturating_sub(1);
+            }
+            p != pid
+        });
     }
 
     /// The name of a process of the run, if it made calls.

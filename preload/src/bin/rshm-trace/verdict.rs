@@ -97,6 +97,7 @@ fn unseen(run: &mut Run, reaped: &HashMap<i32, String>) {
                     first_ns: (k.ctime.max(0) as u64) * 1_000_000_000,
                     attaches: BTreeMap::new(),
                     peak_nattch: k.nattch,
+                    live: 0,
                     removed_by: None,
                     end: End::Leaked,
                 });

@@ -96,6 +96,14 @@ pub struct Loop<'a> {
     pub no_wait: bool,
 }
 
+/// How long rshm-trace keeps napping after the last event before it sleeps on the channel.
+const IDLE: std::time::Duration = std::time::Duration::from_millis(2);
+/// A nap between two looks at the channel while events come (the socket buffers hold a
+/// few hundred events: a sender waits only if it makes more calls than that in a nap).
+const NAP: std::time::Duration = std::time::Duration::from_micros(50);
+/// The longest a line waits in rshm-trace's buffer while events keep coming.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(10);
+
 const LISTEN: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
 
@@ -137,17 +145,38 @@ impl Loop<'_> {
         let mut buf = [0u8; 2048];
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
         let mut done = false;
+        // While events keep coming, rshm-trace naps between looks instead of sleeping on
+        // the channel: a sender whose reader is not waiting on it wakes nobody, and the
+        // wakeup is most of what a traced call costs. After IDLE without an event it
+        // sleeps until the next one.
+        let mut busy = false;
+        let mut last_event = std::time::Instant::now();
+        let mut last_flush = std::time::Instant::now();
         while !done {
+            let timeout = if busy {
+                0
+            } else {
+                t.flush();
+                last_flush = std::time::Instant::now();
+                -1
+            };
             // SAFETY: `evs` has room for evs.len() events.
-            let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, -1) };
-            if n < 0 {
-                if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
+            let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, timeout) };
+            if n == 0 {
+                if last_event.elapsed() >= IDLE {
+                    busy = false;
+                } else {
+                    if t.waiting() || last_flush.elapsed() >= HOLD {
+                        t.flush();
+                        last_flush = std::time::Instant::now();
+                    }
+                    std::thread::sleep(NAP);
                 }
-                return Err(format!(
-                    "epoll: {}",
-                    crate::why(&io::Error::last_os_error())
-                ));
+                continue;
+            }
+            if n > 0 {
+                busy = true;
+                last_event = std::time::Instant::now();
             }
             let mut check_children = false;
             for ev in &evs[..n as usize] {
@@ -170,6 +199,7 @@ impl Loop<'_> {
                     c => {
                         let c = c as i32;
                         if drain(c, &mut buf, t) {
+                            t.closed(c);
                             // SAFETY: rshm-trace's own connection; closing drops it from epoll.
                             unsafe { libc::close(c) };
                             conns.retain(|&x| x != c);
@@ -177,7 +207,11 @@ impl Loop<'_> {
                     }
                 }
             }
-            t.flush();
+            // Lines a process waits for, and lines held too long, are written now.
+            if t.waiting() || last_flush.elapsed() >= HOLD {
+                t.flush();
+                last_flush = std::time::Instant::now();
+            }
             if check_children {
                 done = self.reap(&mut reaped);
             }
