@@ -70,7 +70,7 @@ echo "into both, logs their shmget and shmctl calls, and sums up at the end."
 echo "\$ $release/rshm-trace -- sh -c 'ipcrm -m \$(ipcmk -M 4096 | sed \"s/.*: //\")'"
 "$release/rshm-trace" -- sh -c 'ipcrm -m $(ipcmk -M 4096 | sed "s/.*: //")'
 
-if ours_exists; then
+if [ -n "$(owner_of_key)" ]; then
     echo "demo: the segment of key $key is still there" >&2
     exit 1
 fi

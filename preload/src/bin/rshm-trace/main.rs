@@ -213,6 +213,8 @@ fn run(o: Options) -> Result<ExitCode, String> {
         write_error,
         ..
     } = t;
+    // The run ends when its last process has (a leak lives to here).
+    run.end_ns = run.end_ns.max(now_ns());
     run.exit = reaped.exit;
     run.still_running = reaped.still_running;
     verdict::settle(&mut run, my_ns, &reaped.pids, static_note);
