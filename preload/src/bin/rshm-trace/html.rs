@@ -574,7 +574,7 @@ fn seg_table(run: &Run, s: &mut String) {
             .map(|(pid, n)| format!("{pid}×{n}"))
             .collect();
         // As the text summary counts it: only what the run saw from creation on.
-        let lived = match (g.created(), g.removed_by) {
+        let lived = match (g.created() && !g.untraced, g.removed_by) {
             (true, Some((_, ts))) => dur(ts.saturating_sub(g.first_ns)),
             (true, None) if g.end == End::Leaked => {
                 format!(
@@ -813,6 +813,7 @@ mod tests {
             attaches: BTreeMap::new(),
             peak_nattch: 1,
             live: 0,
+            untraced: false,
             removed_by: removed.map(|(p, t)| (p, T0 + t)),
             end: if removed.is_some() {
                 End::Removed

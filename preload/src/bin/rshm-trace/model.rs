@@ -89,6 +89,9 @@ pub struct Seg {
     pub removed_by: Option<(i32, u64)>,
     /// How its story ends.
     pub end: End,
+    /// Known only from the kernel: made by a call no traced process was seen making (its
+    /// time of creation is the kernel's, in whole seconds).
+    pub untraced: bool,
 }
 
 impl Seg {
@@ -266,6 +269,7 @@ impl Run {
             live: 0,
             removed_by: None,
             end: End::Open,
+            untraced: false,
         });
         let i = self.segs.len() - 1;
         self.live.insert((ns, id), i);

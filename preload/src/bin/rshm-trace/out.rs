@@ -78,7 +78,11 @@ impl Dest {
                 made: BTreeSet::new(),
             },
             (Some(p), false) => Dest::One(BufWriter::with_capacity(1 << 16, open(p)?)),
-            (None, _) => Dest::One(BufWriter::with_capacity(1 << 16, dup(2)?)),
+            // Standard error closed (`2>&-`): the trace goes nowhere, the command runs.
+            (None, _) => Dest::One(BufWriter::with_capacity(
+                1 << 16,
+                dup(2).or_else(|_| File::create("/dev/null"))?,
+            )),
         })
     }
 
@@ -133,6 +137,18 @@ impl Dest {
     }
 }
 
+/// The libc function a call corresponds to: a program linked with librshm makes
+/// `rshm_get` and the others, which `-e trace=shmget` and the rest also select.
+fn libc_name(call: &str) -> &str {
+    match call {
+        "rshm_get" => "shmget",
+        "rshm_at" => "shmat",
+        "rshm_dt" => "shmdt",
+        "rshm_rmid" => "shmctl",
+        c => c,
+    }
+}
+
 /// Which events become lines, and how they look.
 pub struct Shown {
     level: Level,
@@ -165,7 +181,7 @@ impl Shown {
             // rshm's own lines (the exit report, the configuration) go with no filter.
             Args::Report if filtered => return None,
             Args::Report => {}
-            _ if !self.calls.is_empty() && !self.calls.contains(r.call) => return None,
+            _ if !self.calls.is_empty() && !self.calls.contains(libc_name(r.call)) => return None,
             // `-e cmd=` alone shows shmctl calls only.
             Args::Ctl { .. } | Args::Get { .. } | Args::At { .. } | Args::Dt { .. }
                 if self.calls.is_empty()

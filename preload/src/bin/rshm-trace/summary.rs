@@ -50,6 +50,9 @@ fn who(run: &Run, pid: i32) -> String {
 
 /// How long a segment lived, as far as the run saw it.
 fn lived(run: &Run, s: &Seg) -> Option<u64> {
+    if s.untraced {
+        return None;
+    }
     match (s.created(), s.removed_by) {
         (true, Some((_, t))) => Some(t.saturating_sub(s.first_ns)),
         (true, None) if s.end == End::Leaked => Some(run.end_ns.saturating_sub(s.first_ns)),

@@ -100,6 +100,7 @@ fn unseen(run: &mut Run, reaped: &HashMap<i32, String>) {
                     live: 0,
                     removed_by: None,
                     end: End::Leaked,
+                    untraced: true,
                 });
             }
             continue;
