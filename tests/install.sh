@@ -250,8 +250,9 @@ writer_id=$(sed -n 's/.*into segment \([0-9][0-9]*\).*/\1/p' "$tmp/out")
 check "reader reads what the writer wrote" sh -c "'$tmp/reader' | grep -q 'read \"installed layout\"'"
 check "the segment is gone" sh -c "! ipcs -m | grep -q '$key'"
 
-# The installed rshm-trace finds the installed preload library in ../lib.
-check "installed rshm-trace traces ipcmk and ipcrm" sh -c "env -u RSHM_PRELOAD '$prefix/bin/rshm-trace' -o '$tmp/trace' -- sh -c 'ipcrm -m \$(ipcmk -M 4096 | sed \"s/.*: //\")' 2>'$tmp/summary' && grep -q 'IPC_RMID) = 0' '$tmp/trace' && grep -q '1 created, 1 removed, 0 leaked' '$tmp/summary'"
+# The installed rshm-trace finds the installed preload library in ../lib (the trace and
+# its summary go to the -o file).
+check "installed rshm-trace traces ipcmk and ipcrm" sh -c "env -u RSHM_PRELOAD '$prefix/bin/rshm-trace' -o '$tmp/trace' -- sh -c 'ipcrm -m \$(ipcmk -M 4096 | sed \"s/.*: //\")' && grep -q 'IPC_RMID) = 0' '$tmp/trace' && grep -q '1 created, 1 removed, 0 leaked' '$tmp/trace'"
 
 # The installed rshm-ls: its binary and man page, and it runs.
 check "rshm-ls and rshm-ls(1) are installed" test -x "$prefix/bin/rshm-ls" -a -f "$prefix/share/man/man1/rshm-ls.1"
