@@ -245,14 +245,15 @@ fn env(name: &CStr) -> Option<&'static [u8]> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-/// The words RSHM_STRICT and RSHM_REPORT take, in any case: yes, no, or neither.
-fn switch(name: &str, v: &[u8]) -> bool {
+/// The words RSHM_STRICT and RSHM_REPORT take, in any case: yes, no, or neither (said
+/// on standard error, unless `quiet`).
+fn switch(name: &str, v: &[u8], quiet: bool) -> bool {
     const YES: [&[u8]; 4] = [b"1", b"yes", b"true", b"on"];
     const NO: [&[u8]; 4] = [b"0", b"no", b"false", b"off"];
     if YES.iter().any(|w| w.eq_ignore_ascii_case(v)) {
         return true;
     }
-    if !NO.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+    if !quiet && !NO.iter().any(|w| w.eq_ignore_ascii_case(v)) {
         say(format_args!(
             "rshm: {name}={} is not one of 1 yes true on / 0 no false off; using off\n",
             crate::sink::Shown(v)
@@ -263,6 +264,15 @@ fn switch(name: &str, v: &[u8]) -> bool {
 
 fn read_env(default: Level) -> Settings {
     let mut c = defaults(default);
+    // Under rshm-trace, the tracer decides what is shown: every call is an event whatever
+    // RSHM_LOG says (a traced program may set it for its children), and nothing of rshm's
+    // is written on the program's standard error.
+    let traced = env(c"RSHM_TRACE_SOCKET").is_some_and(|p| !p.is_empty());
+    let say = |args: core::fmt::Arguments<'_>| {
+        if !traced {
+            say(args)
+        }
+    };
     if let Some(v) = env(c"RSHM_LOG") {
         match Level::parse(v) {
             Some(l) => c.level = l,
@@ -282,13 +292,14 @@ fn read_env(default: Level) -> Settings {
             crate::sink::Shown(v)
         )),
     }
-    c.strict = env(c"RSHM_STRICT").is_some_and(|v| switch("RSHM_STRICT", v));
-    c.report = env(c"RSHM_REPORT").is_some_and(|v| switch("RSHM_REPORT", v));
+    c.strict = env(c"RSHM_STRICT").is_some_and(|v| switch("RSHM_STRICT", v, traced));
+    c.report = env(c"RSHM_REPORT").is_some_and(|v| switch("RSHM_REPORT", v, traced));
     // Asked only when a file is named (one libc call fewer in every exec).
     // SAFETY: getauxval takes no pointers.
     let secure = || unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
     // rshm-trace's channel comes first: its events are the trace, whatever the level.
     if let Some(path) = env(c"RSHM_TRACE_SOCKET").filter(|p| !p.is_empty()) {
+        c.level = c.level.max(Level::Info);
         crate::sink::set_off();
         // A set-user-id program is not made to wait on a socket its caller chose.
         if !secure() && !crate::channel::set(path) {
@@ -391,10 +402,10 @@ mod tests {
     #[test]
     fn switches_take_the_documented_words_in_any_case() {
         for w in ["1", "yes", "YES", "true", "True", "on", "ON"] {
-            assert!(switch("RSHM_STRICT", w.as_bytes()), "{w}");
+            assert!(switch("RSHM_STRICT", w.as_bytes(), false), "{w}");
         }
         for w in ["0", "no", "No", "false", "FALSE", "off", "Off"] {
-            assert!(!switch("RSHM_STRICT", w.as_bytes()), "{w}");
+            assert!(!switch("RSHM_STRICT", w.as_bytes(), false), "{w}");
         }
     }
 }

@@ -8,6 +8,7 @@
 //! needs no script. A busy run is thinned to a few MB, and the page says what it left out.
 
 use crate::model::{End, Exit, Incident, Mark, MarkKind, Run, Seg};
+use crate::summary;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::io;
@@ -225,7 +226,7 @@ fn svg(run: &Run, sc: &Scale, s: &mut String, notes: &mut Vec<String>) {
         segs_y - 5.0
     );
     for (i, g) in run.segs.iter().take(seg_rows).enumerate() {
-        seg_row(run, sc, i, g, segs_y + i as f64 * SEG_H, s);
+        seg_row(sc, i, g, segs_y + i as f64 * SEG_H, s);
     }
     if run.segs.len() > seg_rows {
         notes.push(format!(
@@ -322,12 +323,12 @@ fn tick_step(span: u64) -> (u64, u64, &'static str) {
 }
 
 /// One segment's row: its colour swatch and label, the bar of its life, its end word.
-fn seg_row(run: &Run, sc: &Scale, i: usize, g: &Seg, y: f64, s: &mut String) {
+fn seg_row(sc: &Scale, i: usize, g: &Seg, y: f64, s: &mut String) {
     let colour = PALETTE[i % PALETTE.len()];
     let x0 = sc.x(g.first_ns);
-    let x1 = match g.removed_by {
-        Some((_, ts)) => sc.x(ts),
-        None => sc.x_end(),
+    let x1 = match (g.destroyed_ns, g.removed_by) {
+        (Some(ts), _) | (None, Some((_, ts))) => sc.x(ts),
+        (None, None) => sc.x_end(),
     }
     .max(x0 + 2.0);
     let (fill, opacity) = match g.end {
@@ -341,18 +342,23 @@ fn seg_row(run: &Run, sc: &Scale, i: usize, g: &Seg, y: f64, s: &mut String) {
         g.id,
         key_str(g.key),
         size_str(g.size),
-        match g.creator {
-            Some(pid) => format!("made by {}", who(run, pid)),
+        match summary::creator(g) {
+            Some(c) => format!("made by {c}"),
             None => "first seen".into(),
         },
         sc.rel(g.first_ns)
     );
     match g.removed_by {
-        Some((pid, ts)) => {
-            let _ = write!(tip, "; removed by {} at {}", who(run, pid), sc.rel(ts));
+        Some((_, ts)) => {
+            let _ = write!(
+                tip,
+                "; removed by {} at {}",
+                summary::remover(g).unwrap_or_default(),
+                sc.rel(ts)
+            );
         }
         None => {
-            let _ = write!(tip, "; {}", end_text(run, g));
+            let _ = write!(tip, "; {}", end_text(g));
         }
     }
     w!(
@@ -574,15 +580,12 @@ fn seg_table(run: &Run, s: &mut String) {
             .map(|(pid, n)| format!("{pid}×{n}"))
             .collect();
         // As the text summary counts it: only what the run saw from creation on.
-        let lived = match (g.created() && !g.untraced, g.removed_by) {
-            (true, Some((_, ts))) => dur(ts.saturating_sub(g.first_ns)),
-            (true, None) if g.end == End::Leaked => {
-                format!(
-                    "{} (to the end)",
-                    dur(run.end_ns.saturating_sub(g.first_ns))
-                )
-            }
-            _ => "—".into(),
+        let lived = match summary::lived(run, g) {
+            Some((n, false)) if g.end == End::Leaked => format!("{} (to the end)", dur(n)),
+            Some((n, false)) => dur(n),
+            // Removed while attached, and the last detach not seen: at least this long.
+            Some((n, true)) => format!("≥ {}", dur(n)),
+            None => "—".into(),
         };
         w!(
             s,
@@ -596,11 +599,11 @@ fn seg_table(run: &Run, s: &mut String) {
             g.id,
             key_str(g.key),
             size_str(g.size),
-            g.creator.map_or("—".into(), |p| esc(&who(run, p))),
+            summary::creator(g).map_or("—".into(), |c| esc(&c)),
             attaches.join(", "),
-            g.peak_nattch,
+            summary::peak(g).map_or("—".into(), |n| n.to_string()),
             lived,
-            esc(&end_text(run, g)),
+            esc(&end_text(g)),
         );
     }
     s.push_str("</table>\n");
@@ -673,28 +676,11 @@ fn incident_table(run: &Run, sc: &Scale, s: &mut String) {
     }
 }
 
-/// How a segment's story ends, in words.
-fn end_text(run: &Run, g: &Seg) -> String {
-    let by = g.removed_by.map(|(pid, _)| who(run, pid));
-    match (g.end, by) {
-        (End::Removed, Some(by)) => format!("removed by {by}"),
-        (End::RemovedAttached, Some(by)) => {
-            format!("removed by {by}, still attached outside the run")
-        }
-        (End::Leaked, _) => "leaked".into(),
-        (End::Gone, _) => "gone (removed by something rshm-trace did not see)".into(),
-        (End::Exists, _) => "existed before the run, still there".into(),
-        (End::Unchecked, _) => "in another IPC namespace: not checked".into(),
-        (End::Open, Some(by)) => format!("removed by {by}"),
-        (e, _) => e.word().into(),
-    }
-}
-
-/// "123 (postgres)", or "123" for a pid that made no call.
-fn who(run: &Run, pid: i32) -> String {
-    match run.comm(pid) {
-        Some(c) => format!("{pid} ({c})"),
-        None => pid.to_string(),
+/// How a segment's story ends, in words (the text summary's, a leak in lower case).
+fn end_text(g: &Seg) -> String {
+    match g.end {
+        End::Leaked => "leaked".into(),
+        _ => summary::end(g),
     }
 }
 
@@ -803,24 +789,21 @@ mod tests {
     }
 
     fn seg(id: i32, key: i32, creator: i32, first: u64, removed: Option<(i32, u64)>) -> Seg {
-        Seg {
-            id,
-            ipc_ns: 4026531839,
-            key,
-            size: 4096,
-            creator: Some(creator),
-            first_ns: T0 + first,
-            attaches: BTreeMap::new(),
-            peak_nattch: 1,
-            live: 0,
-            untraced: false,
-            removed_by: removed.map(|(p, t)| (p, T0 + t)),
-            end: if removed.is_some() {
-                End::Removed
-            } else {
-                End::Leaked
-            },
-        }
+        let mut g = Seg::new(id, 4026531839, T0 + first);
+        g.key = key;
+        g.size = 4096;
+        g.creator = Some(creator);
+        g.peak_nattch = 1;
+        g.removed_by = removed.map(|(p, t)| (p, T0 + t));
+        g.destroyed_ns = removed.map(|(_, t)| T0 + t);
+        g.creator_comm = "prog".into();
+        g.remover_comm = "prog".into();
+        g.end = if removed.is_some() {
+            End::Removed
+        } else {
+            End::Leaked
+        };
+        g
     }
 
     /// A parent that makes two segments, a child that attaches the first; the first is

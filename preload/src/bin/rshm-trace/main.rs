@@ -280,7 +280,7 @@ impl Tracer {
         let ns = d.origin.ipc_ns;
         self.senders.entry(fd).or_default().insert(d.stamp.pid);
         if let Some(i) = self.run.add(&d) {
-            if ns == 0 || ns == self.my_ns {
+            if ns != 0 && ns == self.my_ns {
                 let id = self.run.segs[i].id;
                 if let Some(k) = kernel::stat(id) {
                     self.run.nattch(i, k.nattch);
@@ -307,8 +307,9 @@ impl Tracer {
 
     /// Connection `fd` is closed: every process that held it has exited (or exec'd).
     pub fn closed(&mut self, fd: i32) {
+        let now = now_ns();
         for pid in self.senders.remove(&fd).unwrap_or_default() {
-            self.run.gone(pid);
+            self.run.gone(pid, now);
         }
     }
 

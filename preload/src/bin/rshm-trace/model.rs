@@ -6,7 +6,7 @@
 
 use rshm_core::__private::config::Level;
 use rshm_core::__private::event::{Args, Decoded, Ret, errno_name};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The most attachment marks kept for the timeline (the counts are kept whatever).
 pub const MAX_MARKS: usize = 100_000;
@@ -33,6 +33,8 @@ pub struct Proc {
 pub enum End {
     /// Not decided yet (during the run).
     Open,
+    /// Still there while processes of the run still run (`--no-wait`): no verdict.
+    Pending,
     /// Removed by a traced IPC_RMID, and gone.
     Removed,
     /// Removed by a traced IPC_RMID, still attached by a process outside the run.
@@ -53,6 +55,7 @@ impl End {
     pub fn word(self) -> &'static str {
         match self {
             End::Open => "open",
+            End::Pending => "pending",
             End::Removed => "removed",
             End::RemovedAttached => "removed-attached",
             End::Leaked => "leaked",
@@ -80,13 +83,26 @@ pub struct Seg {
     pub first_ns: u64,
     /// Successful attaches, per process.
     pub attaches: BTreeMap<i32, u64>,
-    /// The most attachments it had at once: the kernel's count, asked whenever the run's
-    /// own count of live traced attachments reached a new high, and never below that count.
+    /// The most attachments it had at once, as the kernel counted them (`shm_nattch`),
+    /// asked each time the run's own count of live traced attachments reached a new high
+    /// (0: never asked, or it was gone by then).
     pub peak_nattch: u64,
     /// Traced attachments live now (attached, not detached, their process not gone).
     pub live: u64,
-    /// The traced process whose IPC_RMID removed it, and when.
+    /// The highest `live` has been.
+    pub live_high: u64,
+    /// The traced process whose IPC_RMID removed it (the first that succeeded), and when.
     pub removed_by: Option<(i32, u64)>,
+    /// When it was destroyed: its removal, or the last traced detach after it (None: not
+    /// seen; an attachment the run did not see ending may have kept it).
+    pub destroyed_ns: Option<u64>,
+    /// The names of its maker and its remover when they made those calls (a process may
+    /// exec another program in between).
+    pub creator_comm: String,
+    /// See `creator_comm`.
+    pub remover_comm: String,
+    /// Processes that attached or detached it with a traced call.
+    pub touched_by: BTreeSet<i32>,
     /// How its story ends.
     pub end: End,
     /// Known only from the kernel: made by a call no traced process was seen making (its
@@ -95,9 +111,41 @@ pub struct Seg {
 }
 
 impl Seg {
+    /// A row for segment `id` of namespace `ipc_ns`, first seen at `first_ns`, of which
+    /// nothing else is known yet.
+    pub fn new(id: i32, ipc_ns: u64, first_ns: u64) -> Seg {
+        Seg {
+            id,
+            ipc_ns,
+            key: 0,
+            size: 0,
+            creator: None,
+            first_ns,
+            attaches: BTreeMap::new(),
+            peak_nattch: 0,
+            live: 0,
+            live_high: 0,
+            removed_by: None,
+            destroyed_ns: None,
+            creator_comm: String::new(),
+            remover_comm: String::new(),
+            touched_by: BTreeSet::new(),
+            end: End::Open,
+            untraced: false,
+        }
+    }
+
+    /// After a removal, the kernel destroys the segment at its last detach: notes when
+    /// that was, as far as the run's own count of attachments tells.
+    fn note_destroyed(&mut self, ts: u64) {
+        if self.removed_by.is_some() && self.live == 0 && self.destroyed_ns.is_none() {
+            self.destroyed_ns = Some(ts);
+        }
+    }
+
     /// Whether a traced call made it.
     pub fn created(&self) -> bool {
-        self.creator.is_some()
+        self.creator.is_some() && !self.untraced
     }
 }
 
@@ -196,9 +244,13 @@ pub struct Run {
 }
 
 /// A process's name from an event's NUL-padded `comm`.
+/// Control characters (a newline in a name could forge a summary line) are shown as `?`.
 pub fn comm_str(c: &[u8; 16]) -> String {
     let n = c.iter().position(|&b| b == 0).unwrap_or(16);
-    String::from_utf8_lossy(&c[..n]).into_owned()
+    String::from_utf8_lossy(&c[..n])
+        .chars()
+        .map(|ch| if ch.is_control() { '?' } else { ch })
+        .collect()
 }
 
 impl Run {
@@ -257,20 +309,7 @@ impl Run {
         if let Some(&i) = self.live.get(&(ns, id)) {
             return i;
         }
-        self.segs.push(Seg {
-            id,
-            ipc_ns: ns,
-            key: 0,
-            size: 0,
-            creator: None,
-            first_ns: ts,
-            attaches: BTreeMap::new(),
-            peak_nattch: 0,
-            live: 0,
-            removed_by: None,
-            end: End::Open,
-            untraced: false,
-        });
+        self.segs.push(Seg::new(id, ns, ts));
         let i = self.segs.len() - 1;
         self.live.insert((ns, id), i);
         i
@@ -314,8 +353,13 @@ impl Run {
                     if created {
                         // A new segment under an id seen before: the old one is gone.
                         if let Some(old) = self.live.remove(&(ns, id)) {
-                            if self.segs[old].end == End::Open {
-                                self.segs[old].end = End::Gone;
+                            let o = &mut self.segs[old];
+                            if o.end == End::Open {
+                                o.end = if o.removed_by.is_some() {
+                                    End::Removed
+                                } else {
+                                    End::Gone
+                                };
                             }
                         }
                     }
@@ -324,6 +368,7 @@ impl Run {
                     s.key = key;
                     if created {
                         s.creator = Some(pid);
+                        s.creator_comm = comm_str(&d.origin.comm);
                         s.first_ns = ts;
                         s.size = size as u64;
                     } else if s.size == 0 {
@@ -335,14 +380,15 @@ impl Run {
                     let i = self.row(ns, shmid, ts);
                     let s = &mut self.segs[i];
                     *s.attaches.entry(pid).or_default() += 1;
+                    s.touched_by.insert(pid);
                     if let Some(old) = self.attached.insert((pid, addr), i) {
                         // SHM_REMAP over an attachment of this process.
                         self.segs[old].live = self.segs[old].live.saturating_sub(1);
                     }
                     let s = &mut self.segs[i];
                     s.live += 1;
-                    if s.live > s.peak_nattch {
-                        s.peak_nattch = s.live;
+                    if s.live > s.live_high {
+                        s.live_high = s.live;
                         sampled = Some(i);
                     }
                     self.at_addr.insert(addr, i);
@@ -353,18 +399,26 @@ impl Run {
                     let own = self.attached.remove(&(pid, addr));
                     if let Some(o) = own {
                         self.segs[o].live = self.segs[o].live.saturating_sub(1);
+                        self.segs[o].note_destroyed(ts);
                     }
                     // Or one inherited through fork (not counted live: its attach was the
                     // parent's, and the parent's own is still there).
                     let i = own.or_else(|| self.at_addr.get(&addr).copied());
                     if let Some(i) = i {
+                        self.segs[i].touched_by.insert(pid);
                         self.mark(ts, pid, i, MarkKind::Detach);
                         seg = Some(i);
                     }
                 }
                 (Args::Ctl { shmid, cmd }, _) if cmd == libc::IPC_RMID => {
                     let i = self.row(ns, shmid, ts);
-                    self.segs[i].removed_by = Some((pid, ts));
+                    let s = &mut self.segs[i];
+                    // A second IPC_RMID of a marked segment succeeds too: the first removed it.
+                    if s.removed_by.is_none() {
+                        s.removed_by = Some((pid, ts));
+                        s.remover_comm = comm_str(&d.origin.comm);
+                        s.note_destroyed(ts);
+                    }
                     // Its key is free again; its id lives on until the last detach.
                     seg = Some(i);
                 }
@@ -422,12 +476,13 @@ impl Run {
         s.peak_nattch = s.peak_nattch.max(n);
     }
 
-    /// Process `pid` is gone (its channel closed): its attachments with it.
-    pub fn gone(&mut self, pid: i32) {
+    /// Process `pid` is gone (its channel closed) at `ts`: its attachments with it.
+    pub fn gone(&mut self, pid: i32, ts: u64) {
         let segs = &mut self.segs;
         self.attached.retain(|&(p, _), &mut i| {
             if p == pid {
                 segs[i].live = segs[i].live.saturating_sub(1);
+                segs[i].note_destroyed(ts);
             }
             p != pid
         });

@@ -40,38 +40,63 @@ pub fn dur(ns: u64) -> String {
     }
 }
 
-/// `1234 (postgres)`, or the pid alone when it made no call.
-fn who(run: &Run, pid: i32) -> String {
-    match run.comm(pid) {
-        Some(c) => format!("{pid} ({c})"),
-        None => pid.to_string(),
-    }
-}
-
-/// How long a segment lived, as far as the run saw it.
-fn lived(run: &Run, s: &Seg) -> Option<u64> {
-    if s.untraced {
+/// How long a segment lived, as far as the run saw it: from its creation by a traced
+/// call to its destruction (its removal, or the last detach after it), or to the end of
+/// the run for a leak. `true` when the run saw the removal but not the last detach: a
+/// lower bound.
+pub fn lived(run: &Run, s: &Seg) -> Option<(u64, bool)> {
+    if !s.created() {
         return None;
     }
-    match (s.created(), s.removed_by) {
-        (true, Some((_, t))) => Some(t.saturating_sub(s.first_ns)),
-        (true, None) if s.end == End::Leaked => Some(run.end_ns.saturating_sub(s.first_ns)),
+    match (s.destroyed_ns, s.removed_by) {
+        (Some(t), _) => Some((t.saturating_sub(s.first_ns), false)),
+        (None, Some((_, t))) => Some((t.saturating_sub(s.first_ns), true)),
+        (None, None) if s.end == End::Leaked => {
+            Some((run.end_ns.saturating_sub(s.first_ns), false))
+        }
         _ => None,
     }
 }
 
+/// `1.2 ms`, or `>= 1.2 ms` when only a lower bound is known.
+pub fn lived_text(l: Option<(u64, bool)>) -> String {
+    match l {
+        Some((n, true)) => format!(">= {}", dur(n)),
+        Some((n, false)) => dur(n),
+        None => "-".into(),
+    }
+}
+
+/// The maker, as `pid (name)` with the name it had when it made the segment.
+pub fn creator(s: &Seg) -> Option<String> {
+    s.creator.map(|p| named(p, &s.creator_comm))
+}
+
+/// The remover, as `pid (name)` with the name it had when it removed the segment.
+pub fn remover(s: &Seg) -> Option<String> {
+    s.removed_by.map(|(p, _)| named(p, &s.remover_comm))
+}
+
+fn named(pid: i32, comm: &str) -> String {
+    if comm.is_empty() {
+        pid.to_string()
+    } else {
+        format!("{pid} ({comm})")
+    }
+}
+
 /// The END column.
-fn end(run: &Run, s: &Seg) -> String {
-    match (s.end, s.removed_by) {
-        (End::Removed, Some((p, _))) => format!("removed by {}", who(run, p)),
-        (End::RemovedAttached, Some((p, _))) => {
-            format!("removed by {}, still attached elsewhere", who(run, p))
-        }
-        (End::Leaked, _) => "LEAKED".into(),
-        (End::Gone, _) => "gone (removed by a call not traced)".into(),
-        (End::Exists, _) => "not made by the run, still there".into(),
-        (End::Unchecked, _) => "in another IPC namespace (not checked)".into(),
-        (e, _) => e.word().into(),
+pub fn end(s: &Seg) -> String {
+    let by = remover(s).unwrap_or_default();
+    match s.end {
+        End::Removed => format!("removed by {by}"),
+        End::RemovedAttached => format!("removed by {by}, still attached outside the run"),
+        End::Leaked => "LEAKED".into(),
+        End::Pending => "still there while processes of the run still run".into(),
+        End::Gone => "gone (removed by a call not traced)".into(),
+        End::Exists => "still there, not made by a traced call".into(),
+        End::Unchecked => "in another IPC namespace (not checked)".into(),
+        e => e.word().into(),
     }
 }
 
@@ -121,7 +146,7 @@ pub fn text(run: &Run) -> String {
                     } else {
                         "?".into()
                     },
-                    s.creator.map_or("-".into(), |p| who(run, p)),
+                    creator(s).unwrap_or_else(|| "-".into()),
                     if s.attaches.is_empty() {
                         "-".into()
                     } else {
@@ -131,9 +156,9 @@ pub fn text(run: &Run) -> String {
                             .collect::<Vec<_>>()
                             .join(" ")
                     },
-                    s.peak_nattch.to_string(),
-                    lived(run, s).map_or("-".into(), dur),
-                    end(run, s),
+                    peak(s).map_or("-".into(), |n| n.to_string()),
+                    lived_text(lived(run, s)),
+                    end(s),
                 ]
             })
             .collect();
@@ -206,11 +231,17 @@ fn obj(m: &BTreeMap<String, u64>) -> String {
     format!("{{{}}}", f.join(","))
 }
 
-fn pid_comm(run: &Run, pid: i32) -> String {
-    match run.comm(pid) {
-        Some(c) => format!("{{\"pid\":{pid},\"comm\":{}}}", js(c)),
-        None => format!("{{\"pid\":{pid},\"comm\":null}}"),
+fn pid_comm(pid: i32, comm: &str) -> String {
+    if comm.is_empty() {
+        format!("{{\"pid\":{pid},\"comm\":null}}")
+    } else {
+        format!("{{\"pid\":{pid},\"comm\":{}}}", js(comm))
     }
+}
+
+/// The kernel's peak attachment count, if it was ever asked.
+pub fn peak(s: &Seg) -> Option<u64> {
+    (s.peak_nattch > 0).then_some(s.peak_nattch)
 }
 
 /// The summary as one JSON object (no newline).
@@ -273,19 +304,23 @@ pub fn json(run: &Run) -> String {
             .collect();
         let _ = write!(
             o,
-            "{{\"shmid\":{},\"ipc_ns\":{},\"key\":{},\"size\":{},\"creator\":{},\"first_ns\":{},\"attaches\":{{{}}},\"peak_nattch\":{},\"removed_by\":{},\"removed_ns\":{},\"lived_ns\":{},\"end\":{}}}",
+            "{{\"shmid\":{},\"ipc_ns\":{},\"key\":{},\"size\":{},\"creator\":{},\"traced_creation\":{},\"first_ns\":{},\"attaches\":{{{}}},\"peak_nattch\":{},\"removed_by\":{},\"removed_ns\":{},\"destroyed_ns\":{},\"lived_ns\":{},\"lived_at_least\":{},\"end\":{}}}",
             s.id,
             s.ipc_ns,
             js(&key(s.key)),
             s.size,
-            s.creator.map_or("null".into(), |p| pid_comm(run, p)),
+            s.creator
+                .map_or("null".into(), |p| pid_comm(p, &s.creator_comm)),
+            s.created(),
             s.first_ns,
             att.join(","),
-            s.peak_nattch,
+            peak(s).map_or("null".into(), |n| n.to_string()),
             s.removed_by
-                .map_or("null".into(), |(p, _)| pid_comm(run, p)),
+                .map_or("null".into(), |(p, _)| pid_comm(p, &s.remover_comm)),
             s.removed_by.map_or("null".into(), |(_, t)| t.to_string()),
-            lived(run, s).map_or("null".into(), |n| n.to_string()),
+            s.destroyed_ns.map_or("null".into(), |t| t.to_string()),
+            lived(run, s).map_or("null".into(), |(n, _)| n.to_string()),
+            lived(run, s).is_some_and(|(_, b)| b),
             js(s.end.word())
         );
     }

@@ -1,7 +1,8 @@
 //! The end of the run, checked with the kernel after every traced process has exited:
 //! which segments the run made are still there (leaked), which a traced IPC_RMID
 //! removed, and what the kernel shows that no traced call did (a statically linked
-//! program, or a raw system call, goes around the preload library).
+//! program, a raw system call, a process whose `LD_PRELOAD` was removed goes around the
+//! preload library).
 
 use crate::kernel;
 use crate::model::{End, Run, Seg};
@@ -10,18 +11,23 @@ use std::collections::{BTreeMap, HashMap};
 /// Settles every open row, and notes in `run.blind` what was not seen.
 /// `reaped` is every process rshm-trace reaped (its own children and the orphans it
 /// adopted), with its name; `static_note` the sentence for a statically linked command.
+/// With processes of the run still running (`--no-wait`), a segment still there gets no
+/// verdict: one of them may remove it yet.
 pub fn settle(
     run: &mut Run,
     my_ns: u64,
     reaped: &HashMap<i32, String>,
     static_note: Option<String>,
 ) {
+    let running = !run.still_running.is_empty();
     for i in run.open_rows() {
         let s = &run.segs[i];
-        let end = if s.ipc_ns != 0 && s.ipc_ns != my_ns {
-            End::Unchecked
-        } else {
-            match kernel::stat(s.id).filter(|k| same(s, k)) {
+        let here = s.ipc_ns == my_ns && my_ns != 0;
+        let end = match (here, s.removed_by) {
+            // Removed by a traced call in a namespace rshm-trace cannot ask.
+            (false, Some(_)) => End::Removed,
+            (false, None) => End::Unchecked,
+            (true, _) => match kernel::stat(s.id).filter(|k| same(s, k)) {
                 Some(k) if s.removed_by.is_some() => {
                     if k.marked {
                         End::RemovedAttached
@@ -30,19 +36,20 @@ pub fn settle(
                         End::Removed
                     }
                 }
+                Some(_) if running => End::Pending,
                 Some(k) if s.created() && !k.marked => End::Leaked,
                 Some(_) if s.created() => End::Gone,
                 Some(_) => End::Exists,
                 None if s.removed_by.is_some() => End::Removed,
                 None => End::Gone,
-            }
+            },
         };
         run.segs[i].end = end;
     }
     if let Some(n) = static_note {
         run.blind.push(n);
     }
-    unseen(run, reaped);
+    unseen(run, my_ns, reaped, running);
     if run.total_calls() == 0 && run.blind.is_empty() {
         run.blind.push(format!(
             "no shm call was seen: {} made none through libc's shmget, shmat, shmdt or shmctl \
@@ -60,10 +67,10 @@ fn same(s: &Seg, k: &kernel::KStat) -> bool {
     }
 }
 
-/// Segments of rshm-trace's namespace that a process of the run made, attached or
-/// detached with no traced call: the kernel names the process (`shm_cpid`, `shm_lpid`),
-/// and the run saw no such call of it.
-fn unseen(run: &mut Run, reaped: &HashMap<i32, String>) {
+/// Segments of rshm-trace's namespace made, attached or detached during the run with no
+/// traced call: the kernel names the process (`shm_cpid`, `shm_lpid`), and the run saw no
+/// such call of it.
+fn unseen(run: &mut Run, my_ns: u64, reaped: &HashMap<i32, String>, running: bool) {
     let start_s = (run.start_ns / 1_000_000_000) as i64;
     let mut names: BTreeMap<i32, String> = reaped.iter().map(|(p, c)| (*p, c.clone())).collect();
     for p in run.procs.values() {
@@ -74,43 +81,64 @@ fn unseen(run: &mut Run, reaped: &HashMap<i32, String>) {
             .segs
             .iter()
             .any(|s| s.id == k.id && s.created() && s.creator == Some(k.cpid));
-        if let Some(name) = names
-            .get(&k.cpid)
-            .filter(|_| !made_here && k.ctime >= start_s)
-        {
-            run.blind.push(format!(
-                "segment {} ({}, {} bytes) was made by process {} ({name}) of this run with a call \
-                 rshm-trace did not see: the kernel names it as the maker, and no traced call made it \
-                 (a statically linked program, or a raw system call, goes around the preload library)",
-                k.id,
-                crate::summary::key(k.key),
-                k.size,
-                k.cpid
-            ));
-            if !k.marked {
-                run.segs.push(Seg {
-                    id: k.id,
-                    ipc_ns: 0,
-                    key: k.key,
-                    size: k.size,
-                    creator: Some(k.cpid),
-                    first_ns: (k.ctime.max(0) as u64) * 1_000_000_000,
-                    attaches: BTreeMap::new(),
-                    peak_nattch: k.nattch,
-                    live: 0,
-                    removed_by: None,
-                    end: End::Leaked,
-                    untraced: true,
-                });
+        // Made (or last changed: IPC_SET) since the run began, by no traced call.
+        if !made_here && k.ctime >= start_s && !k.marked {
+            match names.get(&k.cpid) {
+                Some(name) => {
+                    run.blind.push(format!(
+                        "segment {} ({}, {} bytes) was made by process {} ({name}) of this run \
+                         with a call rshm-trace did not see: the kernel names it as the maker, \
+                         and no traced call made it (a statically linked program, or a raw \
+                         system call, goes around the preload library)",
+                        k.id,
+                        crate::summary::key(k.key),
+                        k.size,
+                        k.cpid
+                    ));
+                    // A row of the run's (attached by a traced call) is this segment.
+                    let i = match run
+                        .segs
+                        .iter()
+                        .position(|s| s.id == k.id && s.ipc_ns == my_ns && s.creator.is_none())
+                    {
+                        Some(i) => i,
+                        None => {
+                            let t = (k.ctime.max(0) as u64) * 1_000_000_000;
+                            run.segs.push(Seg::new(k.id, my_ns, t));
+                            run.segs.len() - 1
+                        }
+                    };
+                    let row = &mut run.segs[i];
+                    row.key = k.key;
+                    row.size = k.size;
+                    row.creator = Some(k.cpid);
+                    row.creator_comm = name.clone();
+                    row.peak_nattch = row.peak_nattch.max(k.nattch);
+                    row.end = if running { End::Pending } else { End::Leaked };
+                    row.untraced = true;
+                }
+                None => run.blind.push(format!(
+                    "segment {} ({}, {} bytes) was made or changed during the run by process {}, \
+                     which made no traced call: another program, or a process of the run that \
+                     was not traced (statically linked, or its LD_PRELOAD removed)",
+                    k.id,
+                    crate::summary::key(k.key),
+                    k.size,
+                    k.cpid
+                )),
             }
             continue;
         }
         let touched = k.atime.max(k.dtime) >= start_s;
-        let traced = run.procs.contains_key(&k.lpid);
+        let traced = run
+            .segs
+            .iter()
+            .any(|s| s.id == k.id && s.touched_by.contains(&k.lpid));
         if let Some(name) = names.get(&k.lpid).filter(|_| touched && !traced) {
             run.blind.push(format!(
                 "process {} ({name}) of this run attached or detached segment {} ({}) with a call \
-                 rshm-trace did not see: the kernel names it as the last to do so",
+                 rshm-trace did not see: the kernel names it as the last to do so, and it made no \
+                 traced attach or detach of it",
                 k.lpid,
                 k.id,
                 crate::summary::key(k.key)
