@@ -1,30 +1,40 @@
 //! rshm-trace's channel, seen from a traced process. When `RSHM_TRACE_SOCKET` names the
-//! socket rshm-trace listens on, every line this process would log goes there instead, as
-//! an event ([`crate::event`]), and nothing goes to the program's own descriptors:
+//! socket rshm-trace listens on, every line this process would log goes to rshm-trace
+//! instead, as an event ([`crate::event`]), and nothing goes to the program's own
+//! descriptors:
 //!
-//! - The connection is made at the process's first event, not when the library is loaded
-//!   (an exec that makes no call costs nothing), and again by name whenever the program
-//!   has closed rshm's descriptor or reused its number (a daemon that closes every
-//!   descriptor is still traced). Before each event, rshm checks that its descriptor is
-//!   still the socket it connected (`fstat`: device and inode); a descriptor that is not
-//!   is left alone, never closed or written.
-//! - A `SOCK_SEQPACKET` connection: each event is one record, so the events of threads,
-//!   of signal handlers and of forked children (which share their parent's connection)
-//!   never interleave.
-//! - Nothing is dropped: when rshm-trace is slow to read, the call waits (the bounded wait
-//!   of the log sinks does not apply). A failure or a warning also waits for rshm-trace's
-//!   one-byte acknowledgement that its line is written, so the program's own message about
-//!   it comes after rshm's line.
+//! - A ring in shared memory carries the events ([`crate::ring`]): a call costs a copy and
+//!   a few atomic operations. The process makes it when the library is loaded
+//!   ([`at_load`], before main: a mapping made later could take an address the program
+//!   has just freed with shmdt and means to attach at again), connects to the socket
+//!   then and hands rshm-trace the ring's memfd. Forked children (and children sharing
+//!   the memory) write into the same ring; an exec makes a new one.
+//! - The socket stays for what memory cannot do: waking rshm-trace when it sleeps (one
+//!   byte, only when the ring says it sleeps), and telling that rshm-trace is gone (the
+//!   connection is closed). The ring itself needs no descriptor: a program that closes
+//!   every descriptor is still traced. Before each use, rshm checks that its descriptor
+//!   is still the socket it connected (`fstat`: device and inode), and connects again by
+//!   name if not (naming the ring by its token); a descriptor that is not is left alone,
+//!   never closed or written.
+//! - Nothing is dropped: when the ring is full, the call waits for room. A failure or a
+//!   warning also waits until rshm-trace has written its line (and freed its slot), so
+//!   the program's own message about it comes after rshm's line.
+//! - Without a ring (it could not be made, or rshm-trace closed it because no process it
+//!   knew of still held it, as after a daemon closed every descriptor), each event is one
+//!   record on the `SOCK_SEQPACKET` connection, and a failure waits for a one-byte
+//!   acknowledgement.
 //! - When rshm-trace is gone (the socket's name is removed, or the connection is closed),
-//!   the process stops sending, silently, for the rest of its life.
+//!   the process stops sending, silently, for the rest of its life; a wait notices it
+//!   within [`WAIT_NS`].
 //! - SIGPIPE never reaches the program (`MSG_NOSIGNAL`).
 //!
-//! Everything here is async-signal-safe: system calls on rshm's own descriptor, no
-//! allocation, no lock.
+//! Everything here is async-signal-safe: system calls on rshm's own descriptor and
+//! mapping, no allocation, no lock.
 
 use crate::event::{Event, Origin};
+use crate::ring::{self, Full, Ring};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering::*};
 use libc::c_int;
 
 /// The lowest descriptor number rshm's socket gets, out of the way of the program's.
@@ -39,6 +49,11 @@ static DEAD: AtomicBool = AtomicBool::new(false);
 static FD: AtomicI32 = AtomicI32::new(-1);
 static DEV: AtomicU64 = AtomicU64::new(0);
 static INO: AtomicU64 = AtomicU64::new(0);
+/// This process's ring (null: none; events go on the socket).
+static RING: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The longest a wait sleeps before it asks whether rshm-trace is still there.
+pub const WAIT_NS: u64 = 20_000_000;
 
 /// The socket's address, written once by the thread that reads the configuration,
 /// before [`ON`] is published.
@@ -106,6 +121,8 @@ fn own_fd() -> Option<c_int> {
     connect()
 }
 
+/// Connects to rshm-trace by name, and names this process's ring (if it has one, still
+/// open) on the new connection.
 fn connect() -> Option<c_int> {
     // SAFETY: socket takes no pointers.
     let s = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0) };
@@ -160,6 +177,13 @@ fn connect() -> Option<c_int> {
         unsafe { libc::close(fd) };
         return None;
     };
+    if let Some(r) = ring().filter(|r| !r.closed()) {
+        if !hello(fd, &r, -1) {
+            // SAFETY: rshm's own socket, not published.
+            unsafe { libc::close(fd) };
+            return None;
+        }
+    }
     // Another thread may have connected meanwhile: the first one stays.
     match FD.compare_exchange(-1, fd, AcqRel, Acquire) {
         Ok(_) => {
@@ -187,12 +211,266 @@ fn own_fd_published() -> Option<c_int> {
     None
 }
 
-/// Sends `e` to rshm-trace, waiting as long as the channel needs, and for the
-/// acknowledgement when the event asks for one. Returns whether it was sent.
+/// Sends `e` to rshm-trace, waiting as long as the channel needs, and until its line is
+/// written when the event asks for that. Returns whether it was sent.
 pub fn send(e: &Event) -> bool {
     if DEAD.load(Relaxed) {
         return false;
     }
+    if let Some(r) = ring() {
+        if let Some(sent) = push(&r, e) {
+            return sent;
+        }
+    }
+    send_socket(e)
+}
+
+/// This process's ring, if it has one.
+#[inline]
+fn ring() -> Option<Ring> {
+    let p = RING.load(Acquire);
+    // SAFETY: RING holds only a mapping made by at_load, never unmapped.
+    (!p.is_null()).then(|| unsafe { Ring::at(p, ring::CAP) })
+}
+
+/// Puts `e` in the ring. None when it cannot take it (closed, or its room held by this
+/// thread's own unpublished slot): send it on the socket.
+fn push(r: &Ring, e: &Event) -> Option<bool> {
+    let b = e.as_bytes();
+    // The sender's thread id, from the event (bytes 20..24): who claims the slot.
+    let tid = i32::from_le_bytes([b[20], b[21], b[22], b[23]]);
+    let pos = loop {
+        match r.claim() {
+            Ok(pos) => break pos,
+            Err(Full::Closed) => return None,
+            // The room this waits for is a slot this very thread claimed and did not
+            // publish yet (a signal handler interrupted it, and has made a ring's worth of
+            // calls since): it can never come. The socket takes this event.
+            Err(Full::At(p)) if tid != 0 && r.blocked_by(p) == tid => return None,
+            Err(Full::At(p)) => {
+                if !wait_for(r, || r.free(p)) {
+                    return Some(false);
+                }
+            }
+        }
+    };
+    r.own(pos, tid);
+    r.publish(pos, b);
+    let sleeping = r.take_sleeping();
+    if e.acked() {
+        // rshm-trace may be napping: a byte on the socket ends its nap at once.
+        wake();
+        return Some(wait_for(r, || r.done(pos)));
+    }
+    if sleeping {
+        wake();
+    }
+    Some(true)
+}
+
+/// Waits until `ready()`: woken by rshm-trace when it frees slots, and asking every
+/// [`WAIT_NS`] whether it is still there. False if it is gone.
+fn wait_for(r: &Ring, ready: impl Fn() -> bool) -> bool {
+    loop {
+        if r.wait(&ready, WAIT_NS) {
+            return true;
+        }
+        if DEAD.load(Relaxed) {
+            return false;
+        }
+        if r.take_sleeping() {
+            wake();
+        }
+        if !tracer_alive() {
+            return false;
+        }
+    }
+}
+
+/// Whether rshm-trace still holds the other end of rshm's connection.
+fn tracer_alive() -> bool {
+    let Some(fd) = own_fd() else {
+        return false;
+    };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, no waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    if n == 1 && p.revents & (libc::POLLHUP | libc::POLLRDHUP | libc::POLLERR) != 0 {
+        DEAD.store(true, Relaxed);
+        return false;
+    }
+    true
+}
+
+/// Wakes rshm-trace: one byte on the connection (a new connection wakes it too).
+fn wake() {
+    let Some(fd) = own_fd() else {
+        return;
+    };
+    let b = [0u8];
+    loop {
+        // SAFETY: sends one byte from `b`; never blocks, never raises SIGPIPE.
+        let n = unsafe {
+            libc::send(
+                fd,
+                b.as_ptr().cast(),
+                1,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if n >= 0 {
+            return;
+        }
+        match crate::error::errno() {
+            libc::EINTR => continue,
+            libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN => {
+                DEAD.store(true, Relaxed);
+                return;
+            }
+            // EAGAIN: bytes wait unread already, which wake it as well.
+            _ => return,
+        }
+    }
+}
+
+/// Says on connection `fd` which ring this process writes (its token), with the ring's
+/// memfd when `memfd` is one.
+fn hello(fd: c_int, r: &Ring, memfd: c_int) -> bool {
+    let mut msg = [0u8; ring::HELLO_LEN];
+    msg[..8].copy_from_slice(&ring::HELLO);
+    msg[8..].copy_from_slice(&r.token());
+    let mut iov = libc::iovec {
+        iov_base: msg.as_mut_ptr().cast(),
+        iov_len: msg.len(),
+    };
+    // Room for one descriptor, aligned for a cmsghdr.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr is plain data, for which all zeroes is a valid value.
+    let mut h: libc::msghdr = unsafe { core::mem::zeroed() };
+    h.msg_iov = &mut iov;
+    h.msg_iovlen = 1;
+    if memfd >= 0 {
+        // SAFETY: CMSG_SPACE only computes a size.
+        let space = unsafe { libc::CMSG_SPACE(core::mem::size_of::<c_int>() as u32) } as usize;
+        h.msg_control = control.as_mut_ptr().cast();
+        h.msg_controllen = space.min(core::mem::size_of_val(&control)) as _;
+        // SAFETY: the control buffer holds one cmsghdr and its descriptor (space bytes).
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&h);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(core::mem::size_of::<c_int>() as u32) as _;
+            libc::CMSG_DATA(c).cast::<c_int>().write_unaligned(memfd);
+        }
+    }
+    loop {
+        // SAFETY: `h` describes `msg` and the control buffer, both alive for the call.
+        let n = unsafe { libc::sendmsg(fd, &h, libc::MSG_NOSIGNAL) };
+        if n == msg.len() as isize {
+            return true;
+        }
+        if n >= 0 || crate::error::errno() != libc::EINTR {
+            return false;
+        }
+    }
+}
+
+/// Called by the library's and the preload library's constructors (before main), after
+/// the configuration: when events go to rshm-trace, makes this process's ring, connects
+/// and hands it over. Without it (it could not be made), events go on the socket.
+pub fn at_load() {
+    if !active() || DEAD.load(Relaxed) || !RING.load(Acquire).is_null() {
+        return;
+    }
+    let _errno = crate::error::ErrnoGuard::save();
+    let len = ring::bytes(ring::CAP);
+    // SAFETY: the name is NUL-terminated; memfd_create takes no other pointer.
+    let memfd = unsafe {
+        libc::syscall(
+            libc::SYS_memfd_create,
+            c"rshm-trace".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    } as c_int;
+    if memfd < 0 {
+        return;
+    }
+    // rshm-trace maps it too: no process may shrink it under its feet.
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+    // SAFETY: sizing and sealing the memfd just made.
+    let sized = unsafe {
+        libc::ftruncate(memfd, len as libc::off_t) == 0
+            && libc::fcntl(memfd, libc::F_ADD_SEALS, seals) == 0
+    };
+    let base = if sized {
+        // SAFETY: a new shared mapping of the whole memfd.
+        unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                memfd,
+                0,
+            )
+        }
+    } else {
+        libc::MAP_FAILED
+    };
+    if base == libc::MAP_FAILED {
+        // SAFETY: the memfd just made.
+        unsafe { libc::close(memfd) };
+        return;
+    }
+    // SAFETY: a new mapping of zeroed memory of the ring's size, not yet shared.
+    let r = unsafe { Ring::init(base.cast(), ring::CAP, token()) };
+    // On the connection a call made already (in another library's constructor), if any.
+    let handed = own_fd().is_some_and(|fd| hello(fd, &r, memfd));
+    // SAFETY: the memfd just made: rshm-trace has its own copy now, the mapping stays.
+    unsafe { libc::close(memfd) };
+    if handed {
+        RING.store(r.base(), Release);
+    } else {
+        // SAFETY: the mapping just made, never published.
+        unsafe { libc::munmap(base, len) };
+    }
+}
+
+/// 128 random bits (from the clock and the pid if the kernel has none to give yet).
+fn token() -> [u8; 16] {
+    let mut t = [0u8; 16];
+    // SAFETY: getrandom writes at most 16 bytes into `t`.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            t.as_mut_ptr(),
+            t.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if n != t.len() as libc::c_long {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let a = (ts.tv_sec as u64) ^ ((ts.tv_nsec as u64) << 32);
+        // SAFETY: getpid takes no arguments.
+        let b = (unsafe { libc::getpid() } as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ a;
+        t[..8].copy_from_slice(&a.to_le_bytes());
+        t[8..].copy_from_slice(&b.to_le_bytes());
+    }
+    t
+}
+
+/// Sends `e` as one record on the socket (no ring), waiting for the acknowledgement when
+/// the event asks for one.
+fn send_socket(e: &Event) -> bool {
     let b = e.as_bytes();
     for _ in 0..2 {
         let Some(fd) = own_fd() else {

@@ -75,6 +75,7 @@ pub(crate) mod pid;
 #[allow(dead_code)]
 pub(crate) mod registry;
 pub(crate) mod report;
+pub(crate) mod ring;
 pub(crate) mod shm;
 pub(crate) mod sink;
 pub(crate) mod validate;
@@ -110,6 +111,11 @@ pub mod __private {
     /// The thread's last error, behind `rshm_last_error()`.
     pub mod error {
         pub use crate::error::last_ptr;
+    }
+    /// The ring of events a traced process shares with rshm-trace: its layout, and the
+    /// consumer rshm-trace reads it with.
+    pub mod ring {
+        pub use crate::ring::*;
     }
     /// What this process attached and created.
     pub mod registry {

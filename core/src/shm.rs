@@ -105,6 +105,7 @@ fn exit_report<B: Backend>(api: &Api<B>) {
 /// it then asks the kernel nothing about shared memory.
 pub fn init_early<B>(api: &Api<B>) {
     let cfg = config::init_early(api.default_level);
+    crate::channel::at_load();
     if api.records(&cfg) {
         let _ = clock::stamp();
         let _ = limits::get(&Direct);

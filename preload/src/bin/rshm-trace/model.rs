@@ -84,8 +84,8 @@ pub struct Seg {
     /// Successful attaches, per process.
     pub attaches: BTreeMap<i32, u64>,
     /// The most attachments it had at once, as the kernel counted them (`shm_nattch`),
-    /// asked each time the run's own count of live traced attachments reached a new high
-    /// (0: never asked, or it was gone by then).
+    /// asked each time the run's own count of live traced attachments reached a new high;
+    /// at least 1 once a traced attach succeeded (0: never attached by a traced call).
     pub peak_nattch: u64,
     /// Traced attachments live now (attached, not detached, their process not gone).
     pub live: u64,
@@ -247,8 +247,12 @@ pub struct Run {
 /// Control characters (a newline in a name could forge a summary line) are shown as `?`.
 pub fn comm_str(c: &[u8; 16]) -> String {
     let n = c.iter().position(|&b| b == 0).unwrap_or(16);
-    String::from_utf8_lossy(&c[..n])
-        .chars()
+    comm_clean(&String::from_utf8_lossy(&c[..n]))
+}
+
+/// A process name with its control characters shown as `?`.
+pub fn comm_clean(name: &str) -> String {
+    name.chars()
         .map(|ch| if ch.is_control() { '?' } else { ch })
         .collect()
 }
@@ -386,6 +390,8 @@ impl Run {
                         self.segs[old].live = self.segs[old].live.saturating_sub(1);
                     }
                     let s = &mut self.segs[i];
+                    // The kernel counted this attachment at least, whenever it is asked.
+                    s.peak_nattch = s.peak_nattch.max(1);
                     s.live += 1;
                     if s.live > s.live_high {
                         s.live_high = s.live;

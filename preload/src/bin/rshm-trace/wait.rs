@@ -1,18 +1,23 @@
 //! The run's life: rshm-trace is the child subreaper of every process the command
-//! starts, reads their events as they come, passes on the signals sent to it, and ends
-//! when the last descendant has exited (or, with `--no-wait`, when the command has).
+//! starts, reads their events as they come (from their rings, see [`listen`]), passes on
+//! the signals sent to it, and ends when the last descendant has exited (or, with
+//! `--no-wait`, when the command has).
 //!
 //! Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to rshm-trace with kill(2) go to the
-//! command (after it exited, to the descendants left); the same signals from the terminal
+//! command (after it exited, to the descendants left; and when the command ends after
+//! one, the descendants it left get it too); the same signals from the terminal
 //! (its Ctrl-C) already reach the command, which is in the same process group, and are
-//! not sent twice. A signal rshm-trace inherited as ignored stays ignored, for it and for
+//! not sent twice, unless the command has left that group (`setsid`, `timeout`). A
+//! kill(2) of the whole process group reaches the command twice: directly, and through
+//! rshm-trace, which cannot tell it from a kill of rshm-trace alone. A signal rshm-trace inherited as ignored stays ignored, for it and for
 //! the command. The command starts with the signal mask rshm-trace was given.
 
 use crate::Tracer;
-use crate::listen::{self, Listener, Read};
+use crate::listen::{self, Listener, Read, RingMap, ring};
 use crate::model::Exit;
 use std::collections::HashMap;
 use std::io;
+use std::time::{Duration, Instant};
 
 /// The signals rshm-trace passes on.
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -97,12 +102,21 @@ pub struct Loop<'a> {
 }
 
 /// How long rshm-trace keeps napping after the last event before it sleeps on the channel.
-const IDLE: std::time::Duration = std::time::Duration::from_millis(2);
-/// A nap between two looks at the channel while events come (the socket buffers hold a
-/// few hundred events: a sender waits only if it makes more calls than that in a nap).
-const NAP: std::time::Duration = std::time::Duration::from_micros(50);
+const IDLE: Duration = Duration::from_millis(2);
+/// A nap between two looks at the rings while events come (a ring holds 1024 events: a
+/// process waits only if it makes more calls than that in a nap). A wakeup on any
+/// connection ends it early.
+const NAP: Duration = Duration::from_micros(50);
 /// The longest a line waits in rshm-trace's buffer while events keep coming.
-const HOLD: std::time::Duration = std::time::Duration::from_millis(10);
+const HOLD: Duration = Duration::from_millis(10);
+/// How long a slot claimed but unpublished holds up the events after it (see the ring's
+/// pending slots): about one nap, so two threads racing rarely swap lines.
+const PATIENCE: Duration = Duration::from_micros(20);
+/// How long a ring whose connections are all closed is still read, for a slot a live
+/// process (one that closed its descriptors) is still writing.
+const GRACE: Duration = Duration::from_millis(100);
+/// How long a pending slot waits before rshm-trace asks whether its claimer is alive.
+const STUCK: Duration = Duration::from_secs(1);
 
 const LISTEN: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
@@ -119,7 +133,7 @@ fn epoll_add(ep: i32, fd: i32, token: u64) {
 /// The name of process `pid` (`comm`), or "?".
 pub fn comm(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_string())
+        .map(|s| crate::model::comm_clean(s.strip_suffix('\n').unwrap_or(&s)))
         .unwrap_or_else(|_| "?".into())
 }
 
@@ -137,6 +151,7 @@ impl Loop<'_> {
         epoll_add(ep, self.listener.fd, LISTEN);
         epoll_add(ep, self.signals.fd, SIGNALS);
         let mut conns: Vec<i32> = vec![];
+        let mut rings = Rings::default();
         let mut reaped = Reaped {
             exit: Exit::Running,
             pids: HashMap::new(),
@@ -145,41 +160,31 @@ impl Loop<'_> {
         let mut buf = [0u8; 2048];
         let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
         let mut done = false;
-        // While events keep coming, rshm-trace naps between looks instead of sleeping on
-        // the channel: a sender whose reader is not waiting on it wakes nobody, and the
-        // wakeup is most of what a traced call costs. After IDLE without an event it
-        // sleeps until the next one.
+        // While events keep coming, rshm-trace naps between looks at the rings instead of
+        // sleeping: a process whose ring does not say rshm-trace sleeps makes no system
+        // call for an event. After IDLE without an event it says so in every ring and
+        // sleeps until a process wakes it.
         let mut busy = false;
-        let mut last_event = std::time::Instant::now();
-        let mut last_flush = std::time::Instant::now();
+        let mut last_event = Instant::now();
+        let mut last_flush = Instant::now();
+        let mut last_stuck = Instant::now();
+        // A signal passed on to the command while it ran.
+        let mut told = None;
         while !done {
             let timeout = if busy {
                 0
             } else {
-                t.flush();
-                last_flush = std::time::Instant::now();
-                -1
+                rings.flush(t);
+                last_flush = Instant::now();
+                if rings.sleep() { -1 } else { 0 }
             };
             // SAFETY: `evs` has room for evs.len() events.
             let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, timeout) };
-            if n == 0 {
-                if last_event.elapsed() >= IDLE {
-                    busy = false;
-                } else {
-                    if t.waiting() || last_flush.elapsed() >= HOLD {
-                        t.flush();
-                        last_flush = std::time::Instant::now();
-                    }
-                    std::thread::sleep(NAP);
-                }
-                continue;
-            }
-            if n > 0 {
-                busy = true;
-                last_event = std::time::Instant::now();
+            if timeout != 0 {
+                rings.awake();
             }
             let mut check_children = false;
-            for ev in &evs[..n as usize] {
+            for ev in &evs[..n.max(0) as usize] {
                 match ev.u64 {
                     LISTEN => {
                         while let Some(c) = self.listener.accept() {
@@ -191,14 +196,18 @@ impl Loop<'_> {
                         while let Some((sig, code)) = self.signals.next() {
                             if sig == libc::SIGCHLD {
                                 check_children = true;
-                            } else if code != SI_KERNEL {
+                            } else if code != SI_KERNEL || self.left_my_group(&reaped) {
+                                if reaped.exit == Exit::Running {
+                                    told = Some(sig);
+                                }
                                 self.forward(sig, &reaped);
                             }
                         }
                     }
                     c => {
                         let c = c as i32;
-                        if drain(c, &mut buf, t) {
+                        if drain(c, &mut buf, t, &mut rings) {
+                            rings.conn_closed(c);
                             t.closed(c);
                             // SAFETY: rshm-trace's own connection; closing drops it from epoll.
                             unsafe { libc::close(c) };
@@ -207,13 +216,37 @@ impl Loop<'_> {
                     }
                 }
             }
+            let took = rings.poll(t, PATIENCE);
+            if n > 0 || took || timeout != 0 {
+                busy = true;
+                last_event = Instant::now();
+            }
             // Lines a process waits for, and lines held too long, are written now.
             if t.waiting() || last_flush.elapsed() >= HOLD {
-                t.flush();
-                last_flush = std::time::Instant::now();
+                rings.flush(t);
+                last_flush = Instant::now();
+            }
+            rings.end_closed(t);
+            if last_stuck.elapsed() >= STUCK / 4 {
+                rings.drop_stuck();
+                last_stuck = Instant::now();
             }
             if check_children {
                 done = self.reap(&mut reaped);
+                // The command was told to stop and is gone: what it left running (adopted
+                // by now) is told too, or the run would wait for it.
+                if reaped.exit != Exit::Running && !done {
+                    if let Some(sig) = told.take() {
+                        self.forward(sig, &reaped);
+                    }
+                }
+            }
+            if n <= 0 && !done {
+                if last_event.elapsed() >= IDLE && !rings.closing() {
+                    busy = false;
+                } else {
+                    nap(ep);
+                }
             }
         }
         // Every sender has exited (or, with --no-wait, what was sent so far): the rest.
@@ -221,11 +254,13 @@ impl Loop<'_> {
             conns.push(c);
         }
         for &c in &conns {
-            drain(c, &mut buf, t);
+            if drain(c, &mut buf, t, &mut rings) {
+                rings.conn_closed(c);
+            }
         }
-        t.flush();
+        rings.finish(t);
         if self.no_wait {
-            reaped.still_running = children();
+            reaped.still_running = descendants();
         }
         for c in conns {
             // SAFETY: rshm-trace's own connections.
@@ -277,13 +312,20 @@ impl Loop<'_> {
         }
     }
 
+    /// Whether the command has left rshm-trace's process group (`setsid`, `timeout`): a
+    /// signal from the terminal (Ctrl-C) reached rshm-trace's group, not the command.
+    fn left_my_group(&self, r: &Reaped) -> bool {
+        // SAFETY: getpgid and getpgrp take no pointers.
+        r.exit == Exit::Running && unsafe { libc::getpgid(self.child) != libc::getpgrp() }
+    }
+
     /// Passes `sig` on: to the command while it runs, then to the descendants left.
     fn forward(&self, sig: i32, r: &Reaped) {
         if r.exit == Exit::Running {
             // SAFETY: kill takes no pointers.
             unsafe { libc::kill(self.child, sig) };
         } else {
-            for (pid, _) in children() {
+            for (pid, _) in descendants() {
                 // SAFETY: as above.
                 unsafe { libc::kill(pid, sig) };
             }
@@ -291,24 +333,243 @@ impl Loop<'_> {
     }
 }
 
+/// Naps NAP, or less if a descriptor becomes ready (a wakeup on a connection).
+fn nap(ep: i32) {
+    let mut p = libc::pollfd {
+        fd: ep,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: NAP.as_nanos() as libc::c_long,
+    };
+    // SAFETY: one pollfd and a timespec, alive for the call; no signal mask.
+    unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+}
+
 /// Reads every record waiting on connection `c`. True when it is closed.
-fn drain(c: i32, buf: &mut [u8], t: &mut Tracer) -> bool {
+fn drain(c: i32, buf: &mut [u8], t: &mut Tracer, rings: &mut Rings) -> bool {
     loop {
         match listen::read(c, buf) {
             Read::Record(n) => t.event(c, &buf[..n]),
+            Read::Hello { token, memfd } => rings.hello(c, token, memfd),
+            Read::Wake => {}
             Read::Empty => return false,
             Read::Closed => return true,
         }
     }
 }
 
-/// rshm-trace's children (the descendants it adopted), with their names.
-pub fn children() -> Vec<(i32, String)> {
+/// A ring and the connections that named it: a process, the children it forked (which
+/// write into the same ring), and their later connections.
+struct Family {
+    /// The id its events are given to the Tracer with (negative: not a descriptor).
+    id: i32,
+    token: [u8; 16],
+    map: RingMap,
+    conns: Vec<i32>,
+    /// Events taken whose senders wait until their lines are written: freed after the
+    /// next flush.
+    held: Vec<u64>,
+    /// When its last connection closed: every process that held one has exited (or
+    /// closed it, and then sends on a new connection).
+    closed_at: Option<Instant>,
+}
+
+/// Every ring rshm-trace reads.
+#[derive(Default)]
+struct Rings {
+    families: Vec<Family>,
+    /// The last id given.
+    last_id: i32,
+}
+
+impl Rings {
+    /// Connection `c` names the ring `token`: a new ring (with its memfd), or one
+    /// already known (a process that connected again).
+    fn hello(&mut self, c: i32, token: [u8; 16], memfd: Option<i32>) {
+        if let Some(f) = self
+            .families
+            .iter_mut()
+            .find(|f| f.token == token && f.closed_at.is_none())
+        {
+            if let Some(m) = memfd {
+                // SAFETY: a descriptor rshm-trace received and owns.
+                unsafe { libc::close(m) };
+            }
+            if !f.conns.contains(&c) {
+                f.conns.push(c);
+            }
+            return;
+        }
+        // A ring that cannot be mapped is closed by RingMap::map when it can be: its
+        // processes then send on their connections.
+        if let Some(map) = memfd.and_then(|m| RingMap::map(m, &token).ok()) {
+            self.last_id -= 1;
+            self.families.push(Family {
+                id: self.last_id,
+                token,
+                map,
+                conns: vec![c],
+                held: vec![],
+                closed_at: None,
+            });
+        }
+    }
+
+    /// Connection `c` is closed; when it was the last of its ring's, the ring is closed:
+    /// read to its end, then forgotten ([`end_closed`](Self::end_closed)).
+    fn conn_closed(&mut self, c: i32) {
+        for f in &mut self.families {
+            if f.conns.contains(&c) {
+                f.conns.retain(|&x| x != c);
+                if f.conns.is_empty() && f.closed_at.is_none() {
+                    f.map.consumer.close();
+                    f.closed_at = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Takes every event the rings hold (a slot unpublished for `patience` while later
+    /// ones are published is skipped, and taken when it is). True if there was any.
+    fn poll(&mut self, t: &mut Tracer, patience: Duration) -> bool {
+        let mut took = false;
+        let mut slot = [0u8; ring::DATA];
+        for f in &mut self.families {
+            let c = &mut f.map.consumer;
+            let mut freed = false;
+            while let Some(e) = c.next(&mut slot, patience) {
+                took = true;
+                let bytes = &slot[..e.len];
+                // Byte 85 of an event: its sender waits for the line (see the core's event).
+                let acked = bytes.get(85) == Some(&1);
+                if acked {
+                    f.held.push(e.pos);
+                } else {
+                    c.release(e.pos);
+                    freed = true;
+                }
+                t.event(f.id, bytes);
+            }
+            if freed {
+                c.wake_waiters();
+            }
+        }
+        took
+    }
+
+    /// Writes what the Tracer holds, then frees the slots of the events whose senders
+    /// wait for that.
+    fn flush(&mut self, t: &mut Tracer) {
+        t.flush();
+        for f in &mut self.families {
+            if !f.held.is_empty() {
+                for pos in f.held.drain(..) {
+                    f.map.consumer.release(pos);
+                }
+                f.map.consumer.wake_waiters();
+            }
+        }
+    }
+
+    /// Whether a closed ring is still being read.
+    fn closing(&self) -> bool {
+        self.families.iter().any(|f| f.closed_at.is_some())
+    }
+
+    /// Forgets the closed rings that are read to their end (after GRACE, a slot still
+    /// unpublished is dropped: its process is gone), telling the Tracer.
+    fn end_closed(&mut self, t: &mut Tracer) {
+        let mut i = 0;
+        while i < self.families.len() {
+            let f = &mut self.families[i];
+            let Some(at) = f.closed_at else {
+                i += 1;
+                continue;
+            };
+            if f.map.consumer.unpublished() && at.elapsed() >= GRACE {
+                f.map.consumer.drop_unpublished();
+            }
+            if f.map.consumer.unpublished() || !f.held.is_empty() {
+                i += 1;
+                continue;
+            }
+            let f = self.families.swap_remove(i);
+            t.closed(f.id);
+        }
+    }
+
+    /// Drops the pending slots, unpublished for STUCK, of threads that are gone (killed
+    /// between claiming a slot and publishing it, with their process or by another
+    /// thread's exec): the ring would be stuck on them.
+    fn drop_stuck(&mut self) {
+        for f in &mut self.families {
+            let c = &mut f.map.consumer;
+            let stuck: Vec<(u64, i32)> = c.stuck(STUCK).collect();
+            for (pos, owner) in stuck {
+                if owner > 0 && gone(owner) {
+                    c.drop_pending(pos);
+                }
+            }
+        }
+    }
+
+    /// Before sleeping: says so in every ring. False (and the rings told again that
+    /// rshm-trace is awake) if one has events already.
+    fn sleep(&mut self) -> bool {
+        if self.families.iter().any(|f| f.map.consumer.sleep()) {
+            self.awake();
+            return false;
+        }
+        true
+    }
+
+    /// After sleeping: processes need not wake rshm-trace.
+    fn awake(&mut self) {
+        for f in &self.families {
+            f.map.consumer.awake();
+        }
+    }
+
+    /// At the end of the run: every event left, slots unpublished dropped, lines
+    /// written, waiting processes (with `--no-wait`) released.
+    fn finish(&mut self, t: &mut Tracer) {
+        self.poll(t, Duration::ZERO);
+        for f in &mut self.families {
+            f.map.consumer.drop_unpublished();
+        }
+        self.poll(t, Duration::ZERO);
+        self.flush(t);
+    }
+}
+
+/// Whether thread `tid` is gone (or a zombie: it will never write again). kill(2) and
+/// /proc take a thread id as well as a process id.
+fn gone(tid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks.
+    if unsafe { libc::kill(tid, 0) } != 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{tid}/stat")).is_ok_and(|s| {
+        s.rfind(')')
+            .and_then(|i| s[i + 1..].split_whitespace().next())
+            .is_some_and(|st| st == "Z" || st == "X")
+    })
+}
+
+/// Every process rshm-trace leads to, still running (not a zombie), with its name: its
+/// children, theirs, and so on, from /proc.
+pub fn descendants() -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return vec![];
     };
-    let mut out = vec![];
+    // (pid, ppid, running, name) of every process.
+    let mut all = vec![];
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
@@ -323,9 +584,19 @@ pub fn children() -> Vec<(i32, String)> {
         let mut rest = stat[close + 1..].split_whitespace();
         let state = rest.next().unwrap_or("");
         let ppid: i32 = rest.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == me && state != "Z" {
-            let name = stat[stat.find('(').map_or(0, |o| o + 1)..close].to_string();
-            out.push((pid, name));
+        let name = stat[stat.find('(').map_or(0, |o| o + 1)..close].to_string();
+        all.push((pid, ppid, state != "Z", name));
+    }
+    let mut out = vec![];
+    let mut parents = vec![me];
+    while let Some(parent) = parents.pop() {
+        for (pid, ppid, running, name) in &all {
+            if *ppid == parent {
+                parents.push(*pid);
+                if *running {
+                    out.push((*pid, crate::model::comm_clean(name)));
+                }
+            }
         }
     }
     out.sort();
