@@ -3,7 +3,8 @@
 //! failures, and one row per segment, with the leaks.
 //!
 //! The tracer owns the trace. Each traced process sends every call, whatever the level,
-//! as an event over a socket rshm-trace listens on ([`listen`]); rshm-trace alone counts
+//! as an event, into a ring of shared memory it hands rshm-trace over a socket
+//! rshm-trace listens on ([`listen`]); rshm-trace alone counts
 //! ([`model`]), formats and writes the lines ([`out`]), so the summary is the same at any
 //! `--level` and with any `-o`, and nothing is ever written through the traced program's
 //! descriptors. rshm-trace is the child subreaper of the run: it waits for every
@@ -263,7 +264,8 @@ pub struct Tracer {
     dest: out::Dest,
     /// rshm-trace's own IPC namespace (the kernel it can ask).
     my_ns: u64,
-    /// Connections waiting for the acknowledgement that their line is written.
+    /// Connections (or rings, by negative ids) waiting for the acknowledgement that their
+    /// line is written.
     acks: Vec<i32>,
     /// The first failure to write the trace (said once, at the end).
     write_error: Option<String>,
