@@ -1959,3 +1959,33 @@ fn a_command_run_with_stderr_closed_runs_and_exits_with_its_own_status() {
          failures={\"total\":0,\"by_errno\":{}} warnings=0 processes=2 created=1 removed=1 leaked=0"
     );
 }
+
+#[test]
+fn peak_counts_attachments_forked_children_inherit_without_a_call() {
+    let prog = build("trace_inherit");
+    let dir = Dir::new("inherit");
+    let sj = dir.file("summary.json");
+    let out = trace(&[
+        "--summary-json",
+        sj.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    let _cleanup = Cleanup(segs(&stdout));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let id = said(&stdout, "seg");
+    let seen: u64 = said(&stdout, "nattch") as u64;
+    assert_eq!(seen, 4, "the parent and its three children: {stdout}");
+    // The children held it 400 ms: long enough for two samples in a row to agree.
+    let r = row(&stderr, id);
+    assert_eq!(cell(&stderr, r, "PEAK"), "4", "{stderr}");
+    assert_eq!(
+        cell(&stderr, r, "ATTACHES").split_whitespace().count(),
+        1,
+        "{stderr}"
+    );
+    let json = std::fs::read_to_string(&sj).unwrap();
+    assert_eq!(value(&json, "peak_nattch"), "4");
+}

@@ -285,7 +285,6 @@ impl Tracer {
             if ns != 0 && ns == self.my_ns {
                 let id = self.run.segs[i].id;
                 if let Some(k) = kernel::stat(id) {
-                    self.run.nattch(i, k.nattch);
                     let s = &mut self.run.segs[i];
                     if s.size == 0 {
                         s.size = k.size;
@@ -312,6 +311,30 @@ impl Tracer {
         let now = now_ns();
         for pid in self.senders.remove(&fd).unwrap_or_default() {
             self.run.gone(pid, now);
+        }
+    }
+
+    /// Whether the run has segments it has not seen destroyed.
+    pub fn has_live(&self) -> bool {
+        self.run.has_live()
+    }
+
+    /// Asks the kernel how many attachments each live segment of rshm-trace's namespace
+    /// has (at most 1,024 of them): a forked child inherits its parent's attachments
+    /// without a call, and PEAK is the kernel's count (see [`model::Run::sampled`]).
+    pub fn sample(&mut self) {
+        for i in self.run.live_rows(1024) {
+            let s = &self.run.segs[i];
+            if s.ipc_ns == 0 || s.ipc_ns != self.my_ns {
+                continue;
+            }
+            let still = kernel::stat(s.id).filter(|k| match s.creator {
+                Some(c) => k.cpid == c,
+                None => s.key == 0 || k.key == s.key || k.marked,
+            });
+            if let Some(k) = still {
+                self.run.sampled(i, k.nattch);
+            }
         }
     }
 

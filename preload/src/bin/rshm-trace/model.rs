@@ -83,14 +83,17 @@ pub struct Seg {
     pub first_ns: u64,
     /// Successful attaches, per process.
     pub attaches: BTreeMap<i32, u64>,
-    /// The most attachments it had at once, as the kernel counted them (`shm_nattch`),
-    /// asked each time the run's own count of live traced attachments reached a new high;
-    /// at least 1 once a traced attach succeeded (0: never attached by a traced call).
+    /// The most attachments it had at once, as the kernel counted them (`shm_nattch`) in
+    /// two samples in a row (rshm-trace asks every 20 ms while events come, every 100 ms
+    /// otherwise); at least 1 once a traced attach succeeded (0: no traced attach, and
+    /// no count that lasted).
     pub peak_nattch: u64,
     /// Traced attachments live now (attached, not detached, their process not gone).
     pub live: u64,
     /// The highest `live` has been.
     pub live_high: u64,
+    /// The kernel's attachment count at the last sample.
+    pub last_sample: u64,
     /// The traced process whose IPC_RMID removed it (the first that succeeded), and when.
     pub removed_by: Option<(i32, u64)>,
     /// When it was destroyed: its removal, or the last traced detach after it (None: not
@@ -125,6 +128,7 @@ impl Seg {
             peak_nattch: 0,
             live: 0,
             live_high: 0,
+            last_sample: 0,
             removed_by: None,
             destroyed_ns: None,
             creator_comm: String::new(),
@@ -476,10 +480,14 @@ impl Run {
         }
     }
 
-    /// Notes the kernel's attachment count of row `i`, sampled after an attach.
-    pub fn nattch(&mut self, i: usize, n: u64) {
+    /// Notes the kernel's attachment count of row `i`, asked now. A count counts only
+    /// once the next sample shows at least as many: a shmat in progress shows one more
+    /// for a moment (the kernel counts the mapping twice while it makes it), and a peak
+    /// is what lasted from one sample to the next.
+    pub fn sampled(&mut self, i: usize, n: u64) {
         let s = &mut self.segs[i];
-        s.peak_nattch = s.peak_nattch.max(n);
+        s.peak_nattch = s.peak_nattch.max(n.min(s.last_sample));
+        s.last_sample = n;
     }
 
     /// Process `pid` is gone (its channel closed) at `ts`: its attachments with it.
@@ -497,6 +505,23 @@ impl Run {
     /// The name of a process of the run, if it made calls.
     pub fn comm(&self, pid: i32) -> Option<&str> {
         self.procs.get(&pid).map(|p| p.comm.as_str())
+    }
+
+    /// Whether some segment of the run may still exist (a row not known destroyed).
+    pub fn has_live(&self) -> bool {
+        self.live
+            .values()
+            .any(|&i| self.segs[i].destroyed_ns.is_none())
+    }
+
+    /// Up to `max` rows of segments that may still exist.
+    pub fn live_rows(&self, max: usize) -> Vec<usize> {
+        self.live
+            .values()
+            .copied()
+            .filter(|&i| self.segs[i].destroyed_ns.is_none())
+            .take(max)
+            .collect()
     }
 
     /// The live rows (to be settled at the end), with their namespace and id.

@@ -118,6 +118,10 @@ const GRACE: Duration = Duration::from_millis(100);
 /// How long a pending slot waits before rshm-trace asks whether its claimer is alive.
 const STUCK: Duration = Duration::from_secs(1);
 
+/// How often, at most, a sleeping rshm-trace wakes to ask the kernel how many
+/// attachments the run's live segments have (five times as often while events come).
+const SAMPLE_MS: i32 = 100;
+
 const LISTEN: u64 = u64::MAX;
 const SIGNALS: u64 = u64::MAX - 1;
 
@@ -168,6 +172,7 @@ impl Loop<'_> {
         let mut last_event = Instant::now();
         let mut last_flush = Instant::now();
         let mut last_stuck = Instant::now();
+        let mut last_sample = Instant::now();
         // A signal passed on to the command while it ran.
         let mut told = None;
         while !done {
@@ -176,7 +181,13 @@ impl Loop<'_> {
             } else {
                 rings.flush(t);
                 last_flush = Instant::now();
-                if rings.sleep() { -1 } else { 0 }
+                if rings.sleep() {
+                    // Segments alive: wake now and then to ask the kernel their attachment
+                    // counts (forked children inherit attachments without a call).
+                    if t.has_live() { SAMPLE_MS } else { -1 }
+                } else {
+                    0
+                }
             };
             // SAFETY: `evs` has room for evs.len() events.
             let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, timeout) };
@@ -227,6 +238,10 @@ impl Loop<'_> {
                 last_flush = Instant::now();
             }
             rings.end_closed(t);
+            if last_sample.elapsed() >= Duration::from_millis(SAMPLE_MS as u64 / 5) {
+                t.sample();
+                last_sample = Instant::now();
+            }
             if last_stuck.elapsed() >= STUCK / 4 {
                 rings.drop_stuck();
                 last_stuck = Instant::now();
