@@ -70,6 +70,7 @@ static ADDR: Addr = Addr(UnsafeCell::new(libc::sockaddr_un {
 static ORIGIN_PID: AtomicI32 = AtomicI32::new(0);
 static COMM: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 static IPC_NS: AtomicU64 = AtomicU64::new(0);
+static PID_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Sends this process's events to the socket `path`. False (and nothing changed) if the
 /// name does not fit a socket address.
@@ -524,9 +525,9 @@ fn wait_ack(fd: c_int) {
     }
 }
 
-/// This process's name and IPC namespace, asked of the kernel once per process: the
-/// name of its main thread (`PR_GET_NAME` there; `/proc/self/comm` from another thread)
-/// and the inode of `/proc/self/ns/ipc`.
+/// This process's name and namespaces, asked of the kernel once per process: the name of
+/// its main thread (`PR_GET_NAME` there; `/proc/self/comm` from another thread) and the
+/// inodes of `/proc/self/ns/ipc` and `/proc/self/ns/pid`.
 pub fn origin(pid: i32, tid: i32) -> Origin {
     if ORIGIN_PID.load(Acquire) != pid {
         let mut comm = [0u8; 16];
@@ -537,14 +538,8 @@ pub fn origin(pid: i32, tid: i32) -> Origin {
             read_comm(&mut comm);
         }
         comm[15] = 0;
-        let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: the name is NUL-terminated; stat writes one struct stat into `st`.
-        let ns = if unsafe { libc::stat(c"/proc/self/ns/ipc".as_ptr(), st.as_mut_ptr()) } == 0 {
-            // SAFETY: zeroed is a valid struct stat and stat filled it in.
-            unsafe { st.assume_init() }.st_ino
-        } else {
-            0
-        };
+        let ns = inode(c"/proc/self/ns/ipc");
+        PID_NS.store(inode(c"/proc/self/ns/pid"), Relaxed);
         COMM[0].store(
             u64::from_le_bytes(comm[..8].try_into().unwrap_or([0; 8])),
             Relaxed,
@@ -562,6 +557,19 @@ pub fn origin(pid: i32, tid: i32) -> Origin {
     Origin {
         comm,
         ipc_ns: IPC_NS.load(Relaxed),
+        pid_ns: PID_NS.load(Relaxed),
+    }
+}
+
+/// The inode of the file `name` (0 if it cannot be read: no /proc).
+fn inode(name: &core::ffi::CStr) -> u64 {
+    let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: the name is NUL-terminated; stat writes one struct stat into `st`.
+    if unsafe { libc::stat(name.as_ptr(), st.as_mut_ptr()) } == 0 {
+        // SAFETY: zeroed is a valid struct stat and stat filled it in.
+        unsafe { st.assume_init() }.st_ino
+    } else {
+        0
     }
 }
 

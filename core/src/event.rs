@@ -25,16 +25,18 @@
 //! | 84     | length of the call's name                               |
 //! | 85     | 1: the sender waits for rshm-trace to have written it   |
 //! | 86..88 | length of the message                                   |
+//! | 88..96 | PID namespace (the inode of /proc/self/ns/pid; 0: unknown): the pid is this namespace's |
 
 use crate::config::Level;
 use crate::log::{Args, Record, Ret, Stamp};
 
 /// The layout's version (the first byte).
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes before the call's name.
-pub const HEAD: usize = 88;
+pub const HEAD: usize = 96;
 /// The longest event: the head, a name of 255 bytes and a message of 255.
 pub const MAX: usize = HEAD + 255 + 255;
+const _: () = assert!(MAX <= crate::ring::DATA, "an event fits a ring's slot");
 
 /// Who made an event: what rshm-trace cannot ask of a process that may be gone by then.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct Origin {
     pub comm: [u8; 16],
     /// The inode of its IPC namespace (0: unknown).
     pub ipc_ns: u64,
+    /// The inode of its PID namespace (0: unknown): the event's pid is that namespace's.
+    pub pid_ns: u64,
 }
 
 /// An encoded event.
@@ -99,6 +103,7 @@ pub fn encode(s: &Stamp, r: &Record<'_>, o: &Origin) -> Event {
     put(b, 20, &s.tid.to_le_bytes());
     put(b, 24, &r.dur_ns.to_le_bytes());
     put(b, 32, &o.ipc_ns.to_le_bytes());
+    put(b, 88, &o.pid_ns.to_le_bytes());
     put(b, 40, &o.comm);
     put(b, 56, &rv.to_le_bytes());
     put(b, 64, &a0.to_le_bytes());
@@ -208,6 +213,7 @@ pub fn decode(b: &[u8]) -> Option<Decoded<'_>> {
         origin: Origin {
             comm,
             ipc_ns: i64_at(b, 32) as u64,
+            pid_ns: i64_at(b, 88) as u64,
         },
         acked: b[85] == 1,
     })
@@ -231,6 +237,7 @@ mod tests {
         let o = Origin {
             comm: *b"postgres\0\0\0\0\0\0\0\0",
             ipc_ns: 4026531839,
+            pid_ns: 4026531836,
         };
         let cases = [
             (

@@ -1989,3 +1989,38 @@ fn peak_counts_attachments_forked_children_inherit_without_a_call() {
     let json = std::fs::read_to_string(&sj).unwrap();
     assert_eq!(value(&json, "peak_nattch"), "4");
 }
+
+#[test]
+fn processes_of_another_pid_namespace_are_counted_apart_and_their_leaks_seen() {
+    let probe = Command::new("unshare").args(["-pf", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        may_skip("unshare -pf is refused here (it needs root)");
+        return;
+    }
+    let prog = build("trace_mk");
+    let p = prog.to_str().unwrap();
+    // In an IPC namespace of its own: the leaks go with it.
+    let script = format!("unshare -pf {p} 1111 4096; unshare -pf {p} 2222 4096; {p} 3333 4096 rm");
+    let Some(mut c) = tracer_alone(&["--", "sh", "-c", &script]) else {
+        return;
+    };
+    let out = c.output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Both makers are pid 1 of their own namespace: two processes, not one.
+    assert_eq!(
+        line(&stderr, "rshm-trace: 4 calls"),
+        "rshm-trace: 4 calls: shmctl 1, shmget 3 (shmctl: IPC_RMID 1) in 3 processes"
+    );
+    // Their segments are still there: leaked, not "gone" (their pid is not the kernel's).
+    assert_eq!(
+        line(&stderr, "rshm-trace: segments:"),
+        "rshm-trace: segments: 3 created, 1 removed, 2 leaked"
+    );
+    assert!(
+        stderr.contains(
+            "rshm-trace: 2 of the processes that made calls ran in another PID namespace"
+        ),
+        "{stderr}"
+    );
+}

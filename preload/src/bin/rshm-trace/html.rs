@@ -114,7 +114,7 @@ fn summary(run: &Run, s: &mut String) {
          segments: {} created, {} removed, <span{}>{} leaked</span></p>\n",
         dur(run.end_ns.saturating_sub(run.start_ns)),
         run.total_calls(),
-        run.procs.len(),
+        run.process_count(),
         run.total_failed(),
         run.warnings,
         run.created(),

@@ -77,10 +77,11 @@ pub fn all() -> Vec<KStat> {
     (0..=highest).filter_map(stat_index).collect()
 }
 
-/// The inode of a process's IPC namespace (`self` or a pid), 0 if unknown.
-pub fn ipc_ns(who: &str) -> u64 {
+/// The inode of a process's namespace `kind` (`ipc`, `pid`) (`who`: `self` or a pid),
+/// 0 if unknown.
+pub fn ns(who: &str, kind: &str) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{who}/ns/ipc"))
+    std::fs::metadata(format!("/proc/{who}/ns/{kind}"))
         .map(|m| m.ino())
         .unwrap_or(0)
 }

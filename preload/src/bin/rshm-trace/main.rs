@@ -194,11 +194,12 @@ fn run(o: Options) -> Result<ExitCode, String> {
         run: model::Run::new(command, start_ns),
         shown: out::Shown::new(&o),
         dest,
-        my_ns: kernel::ipc_ns("self"),
+        my_ns: kernel::ns("self", "ipc"),
         acks: vec![],
         write_error: None,
         senders: HashMap::new(),
     };
+    t.run.my_pid_ns = kernel::ns("self", "pid");
     let reaped = wait::Loop {
         listener: &listener,
         signals,

@@ -106,6 +106,8 @@ pub struct Seg {
     pub remover_comm: String,
     /// Processes that attached or detached it with a traced call.
     pub touched_by: BTreeSet<i32>,
+    /// Its maker's pid is another PID namespace's (the kernel's `shm_cpid` is not it).
+    pub creator_foreign: bool,
     /// How its story ends.
     pub end: End,
     /// Known only from the kernel: made by a call no traced process was seen making (its
@@ -134,6 +136,7 @@ impl Seg {
             creator_comm: String::new(),
             remover_comm: String::new(),
             touched_by: BTreeSet::new(),
+            creator_foreign: false,
             end: End::Open,
             untraced: false,
         }
@@ -238,6 +241,13 @@ pub struct Run {
     pub blind: Vec<String>,
     /// Processes still running when rshm-trace left (`--no-wait`): pid and name.
     pub still_running: Vec<(i32, String)>,
+    /// rshm-trace's own PID namespace (inode; 0: unknown).
+    pub my_pid_ns: u64,
+    /// Processes that made calls from another PID namespace: their pids are that
+    /// namespace's, not the kernel's view from here.
+    pub foreign_pids: BTreeSet<(u64, i32)>,
+    /// Processes of rshm-trace's PID namespace that made calls.
+    local_pids: BTreeSet<i32>,
     /// The live segment row of each (namespace, id).
     live: HashMap<(u64, i32), usize>,
     /// Live attachments: (pid, address) -> segment row.
@@ -281,10 +291,19 @@ impl Run {
             incidents_dropped: 0,
             blind: vec![],
             still_running: vec![],
+            my_pid_ns: 0,
+            foreign_pids: BTreeSet::new(),
+            local_pids: BTreeSet::new(),
             live: HashMap::new(),
             attached: HashMap::new(),
             at_addr: HashMap::new(),
         }
+    }
+
+    /// Processes that made calls (two processes of two PID namespaces with the same pid
+    /// are two).
+    pub fn process_count(&self) -> usize {
+        self.local_pids.len() + self.foreign_pids.len()
     }
 
     /// Total calls.
@@ -328,6 +347,15 @@ impl Run {
     pub fn add(&mut self, d: &Decoded<'_>) -> Option<usize> {
         let r = &d.record;
         let (pid, ts, ns) = (d.stamp.pid, d.stamp.ts_ns, d.origin.ipc_ns);
+        let foreign =
+            d.origin.pid_ns != 0 && self.my_pid_ns != 0 && d.origin.pid_ns != self.my_pid_ns;
+        if !matches!(r.args, Args::Report) {
+            if foreign {
+                self.foreign_pids.insert((d.origin.pid_ns, pid));
+            } else {
+                self.local_pids.insert(pid);
+            }
+        }
         self.end_ns = self.end_ns.max(ts);
         // rshm's own lines (the exit report, the configuration) are not calls.
         if matches!(r.args, Args::Report) {
@@ -375,6 +403,7 @@ impl Run {
                     let s = &mut self.segs[i];
                     s.key = key;
                     if created {
+                        s.creator_foreign = foreign;
                         s.creator = Some(pid);
                         s.creator_comm = comm_str(&d.origin.comm);
                         s.first_ns = ts;

@@ -111,7 +111,7 @@ pub fn text(run: &Run) -> String {
     if !run.commands.is_empty() {
         let _ = write!(o, " (shmctl: {})", counts(&run.commands));
     }
-    let np = run.procs.len() as u64;
+    let np = run.process_count() as u64;
     let _ = writeln!(o, " in {}", plural(np, "process", "processes"));
     let failed = run.total_failed();
     if failed == 0 {
@@ -285,7 +285,12 @@ pub fn json(run: &Run) -> String {
             )
         })
         .collect();
-    let _ = write!(o, ",\"processes\":[{}]", procs.join(","));
+    let _ = write!(
+        o,
+        ",\"process_count\":{},\"processes\":[{}]",
+        run.process_count(),
+        procs.join(",")
+    );
     let _ = write!(
         o,
         ",\"segments\":{{\"created\":{},\"removed\":{},\"leaked\":{},\"rows\":[",

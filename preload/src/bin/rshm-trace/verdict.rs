@@ -50,6 +50,14 @@ pub fn settle(
         run.blind.push(n);
     }
     unseen(run, my_ns, reaped, running);
+    if !run.foreign_pids.is_empty() {
+        run.blind.push(format!(
+            "{} of the processes that made calls ran in another PID namespace: their pids here \
+             are that namespace's (pid 1 may be several processes), and the kernel's record of \
+             who made a segment could not be matched to them",
+            run.foreign_pids.len()
+        ));
+    }
     if run.total_calls() == 0 && run.blind.is_empty() {
         run.blind.push(format!(
             "no shm call was seen: {} made none through libc's shmget, shmat, shmdt or shmctl \
@@ -62,6 +70,8 @@ pub fn settle(
 /// Whether the kernel's segment `k` is still the row `s` (not an id reused by another).
 fn same(s: &Seg, k: &kernel::KStat) -> bool {
     match s.creator {
+        // A pid of another PID namespace: only the key can tell.
+        Some(_) if s.creator_foreign => k.marked || k.key == s.key,
         Some(c) => k.cpid == c && (k.marked || k.key == s.key),
         None => k.marked || s.key == 0 || k.key == s.key,
     }
@@ -77,10 +87,9 @@ fn unseen(run: &mut Run, my_ns: u64, reaped: &HashMap<i32, String>, running: boo
         names.insert(p.pid, p.comm.clone());
     }
     for k in kernel::all() {
-        let made_here = run
-            .segs
-            .iter()
-            .any(|s| s.id == k.id && s.created() && s.creator == Some(k.cpid));
+        let made_here = run.segs.iter().any(|s| {
+            s.id == k.id && s.created() && (s.creator == Some(k.cpid) || s.creator_foreign)
+        });
         // Made (or last changed: IPC_SET) since the run began, by no traced call.
         if !made_here && k.ctime >= start_s && !k.marked {
             match names.get(&k.cpid) {
