@@ -246,8 +246,12 @@ fn push(r: &Ring, e: &Event) -> Option<bool> {
             Err(Full::Closed) => return None,
             // The room this waits for is a slot this very thread claimed and did not
             // publish yet (a signal handler interrupted it, and has made a ring's worth of
-            // calls since): it can never come. The socket takes this event.
-            Err(Full::At(p)) if tid != 0 && r.blocked_by(p) == tid => return None,
+            // calls since), or one whose claimer is not noted yet (it may be this thread,
+            // interrupted between its claim and noting it): waiting might never end. The
+            // socket takes this event.
+            Err(Full::At(p)) if matches!(r.blocked_by(p), Some(t) if t == tid || t == 0) => {
+                return None;
+            }
             Err(Full::At(p)) => {
                 if !wait_for(r, || r.free(p)) {
                     return Some(false);
@@ -256,7 +260,10 @@ fn push(r: &Ring, e: &Event) -> Option<bool> {
         }
     };
     r.own(pos, tid);
-    r.publish(pos, b);
+    if !r.publish(pos, b) {
+        // rshm-trace dropped the claim while this thread was held up: the socket.
+        return None;
+    }
     let sleeping = r.take_sleeping();
     if e.acked() {
         // rshm-trace may be napping: a byte on the socket ends its nap at once.

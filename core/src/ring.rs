@@ -288,23 +288,40 @@ impl Ring {
     }
 
     /// Writes `event` (cut to [`DATA`] bytes) into the claimed `pos` and publishes it.
-    pub fn publish(&self, pos: u64, event: &[u8]) {
+    /// False if the slot is no longer this producer's: rshm-trace dropped it while the
+    /// producer was held up (stopped, or a signal handler ran long) between its claim
+    /// and now; the event must go another way.
+    pub fn publish(&self, pos: u64, event: &[u8]) -> bool {
         let s = self.slot(pos);
+        if self.seq(pos) != pos {
+            return false;
+        }
         let n = event.len().min(DATA);
-        // SAFETY: the slot is this producer's from its claim to this publication;
+        // SAFETY: the slot is this producer's from its claim to this publication (checked
+        // just above; rshm-trace drops a claim only after it has been stuck for a second);
         // `event` is valid for n bytes.
         unsafe {
             core::ptr::copy_nonoverlapping(event.as_ptr(), (&raw const s.data).cast_mut().cast(), n)
         };
         s.len.store(n as u32, Relaxed);
-        self.set_seq(pos, pos + 1);
+        let idx = self.index(pos);
+        s.seq
+            .compare_exchange(
+                pos.wrapping_sub(idx),
+                (pos + 1).wrapping_sub(idx),
+                Release,
+                Relaxed,
+            )
+            .is_ok()
     }
 
     /// Claims, writes and publishes `event` (claimed by thread `owner`).
     pub fn push(&self, event: &[u8], owner: i32) -> Result<u64, Full> {
         let pos = self.claim()?;
         self.own(pos, owner);
-        self.publish(pos, event);
+        if !self.publish(pos, event) {
+            return Err(Full::Closed);
+        }
         Ok(pos)
     }
 
@@ -328,17 +345,13 @@ impl Ring {
         self.hdr().tail.load(Relaxed) & CLOSED != 0 || self.seq(pos) >= pos
     }
 
-    /// The thread that the slot for `pos` waits on: its claimer, if it holds a claim of
-    /// the lap before that it has not published (0 if not, or not known). When that is
+    /// The thread that the slot for `pos` waits on: its claimer (0: not noted yet), if it
+    /// holds a claim of the lap before that it has not published (None if not). When that is
     /// the caller itself (a signal handler interrupted it between claim and publication),
     /// waiting for room would never end.
-    pub fn blocked_by(&self, pos: u64) -> i32 {
+    pub fn blocked_by(&self, pos: u64) -> Option<i32> {
         let cap = self.cap as u64;
-        if pos >= cap && self.seq(pos) == pos - cap {
-            self.slot(pos).owner.load(Relaxed)
-        } else {
-            0
-        }
+        (pos >= cap && self.seq(pos) == pos - cap).then(|| self.slot(pos).owner.load(Relaxed))
     }
 
     /// Whether the ring is closed.
@@ -588,7 +601,9 @@ impl Consumer {
             .map(|&(p, _)| (p, self.ring.slot(p).owner.load(Relaxed)))
     }
 
-    /// Drops the pending slot `pos`, claimed by a thread that is gone: frees it unread.
+    /// Drops the pending slot `pos`, stuck unpublished: frees it unread. Its claimer, if
+    /// it is alive after all, finds the slot gone when it publishes ([`Ring::publish`])
+    /// and sends its event another way.
     pub fn drop_pending(&mut self, pos: u64) {
         if let Some(i) = self.pending[..self.npending]
             .iter()
@@ -855,7 +870,7 @@ mod tests {
         // SAFETY: raise runs the handler on this thread before it returns.
         unsafe { libc::raise(libc::SIGUSR1) };
         assert!(HANDLER_DONE.load(SeqCst), "the handler's event was taken");
-        r.publish(pos, &ev(0, 0));
+        assert!(r.publish(pos, &ev(0, 0)));
         stop.store(true, SeqCst);
         let order = order.join().unwrap();
         assert_eq!(order, vec![(1, 0), (0, 0)]);
@@ -870,9 +885,9 @@ mod tests {
         r.own(k, 42);
         r.push(&ev(1, 0), 42).unwrap();
         assert_eq!(r.push(&ev(1, 1), 42), Err(Full::At(2)));
-        assert_eq!(r.blocked_by(2), 42, "waiting would never end");
-        r.publish(k, &ev(0, 0));
-        assert_eq!(r.blocked_by(2), 0, "published: the consumer frees it");
+        assert_eq!(r.blocked_by(2), Some(42), "waiting would never end");
+        assert!(r.publish(k, &ev(0, 0)));
+        assert_eq!(r.blocked_by(2), None, "published: the consumer frees it");
     }
 
     #[test]
@@ -890,7 +905,7 @@ mod tests {
         assert!(c.next(&mut buf, Duration::ZERO).is_none());
         assert!(c.unpublished());
         // Thread 0 publishes a and then its next event: a comes first.
-        r.publish(a, &ev(0, 0));
+        assert!(r.publish(a, &ev(0, 0)));
         r.push(&ev(0, 1), 1).unwrap();
         for want in [(0, 0), (0, 1)] {
             let t = c.next(&mut buf, Duration::ZERO).unwrap();
@@ -910,7 +925,7 @@ mod tests {
         r.push(&ev(1, 0), 1).unwrap();
         assert!(c.next(&mut buf, Duration::from_secs(60)).is_none());
         assert!(c.ready(), "a later event waits: not a time to sleep");
-        r.publish(a, &ev(0, 0));
+        assert!(r.publish(a, &ev(0, 0)));
         for want in [(0, 0), (1, 0)] {
             let t = c.next(&mut buf, Duration::from_secs(60)).unwrap();
             assert_eq!(parse(&buf[..t.len]), want);
@@ -950,6 +965,39 @@ mod tests {
         c.close();
         assert_eq!(c.drop_unpublished(), 1);
         assert!(!c.unpublished());
+    }
+
+    #[test]
+    fn a_claimer_held_up_past_its_drop_finds_its_slot_gone_and_overwrites_nothing() {
+        let m = Mapped::new(2);
+        let r = m.ring;
+        let mut c = Consumer::new(r);
+        let mut buf = [0; DATA];
+        // A live thread claims slot 0 and is held up (owner not even noted yet).
+        let held = r.claim().unwrap();
+        r.push(&ev(1, 0), 1).unwrap();
+        let t = c.next(&mut buf, Duration::ZERO).unwrap();
+        assert_eq!(parse(&buf[..t.len]), (1, 0));
+        c.release(t.pos);
+        // Its claim is stuck: rshm-trace drops it, and another producer takes the room.
+        assert_eq!(c.stuck(Duration::ZERO).collect::<Vec<_>>(), vec![(0, 0)]);
+        c.drop_pending(held);
+        let again = r.push(&ev(2, 0), 1).unwrap();
+        assert_eq!(again, 2, "slot 0's next lap");
+        // The held-up thread resumes: its publication is refused, the slot untouched.
+        assert!(
+            !r.publish(held, &ev(9, 9)),
+            "the slot is no longer its claim"
+        );
+        let t = c.next(&mut buf, Duration::ZERO).unwrap();
+        assert_eq!((t.pos, parse(&buf[..t.len])), (2, (2, 0)));
+        c.release(t.pos);
+        // A claim whose room is held by an unpublished slot of unknown claimer says so.
+        let p = r.claim().unwrap();
+        let q = r.claim().unwrap();
+        assert_eq!(r.claim(), Err(Full::At(p + 2)));
+        assert_eq!(r.blocked_by(p + 2), Some(0), "claimed, owner not noted");
+        assert!(r.publish(p, &ev(3, 0)) && r.publish(q, &ev(3, 1)));
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub fn resolve(name: &OsStr) -> Option<PathBuf> {
         })
 }
 
+/// Whether running `p` is a secure execution: its set-user-ID bit changes this user's
+/// effective user id, or its set-group-ID bit the group id. The loader then ignores
+/// `LD_PRELOAD` given by path.
+pub fn is_set_id(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid and getegid take no arguments and cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    p.metadata().is_ok_and(|m| {
+        (m.mode() & 0o4000 != 0 && m.uid() != uid) || (m.mode() & 0o2000 != 0 && m.gid() != gid)
+    })
+}
+
 /// Whether the program at `p` is an ELF file without a dynamic loader (following one
 /// `#!` line to its interpreter). `None` when that cannot be told.
 pub fn is_static(p: &Path) -> Option<bool> {

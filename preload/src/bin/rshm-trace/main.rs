@@ -97,6 +97,20 @@ fn preloadable(p: PathBuf) -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// rshm-trace holds one connection per traced process: its soft descriptor limit is
+/// raised to the hard one. The command gets the limit rshm-trace was given.
+fn raise_nofile() -> libc::rlimit {
+    // SAFETY: rlimit is plain integers; getrlimit and setrlimit read and write one.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        let old = r;
+        r.rlim_cur = r.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        old
+    }
+}
+
 /// The wall clock, ns.
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -144,6 +158,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
         ld.push(":");
         ld.push(old);
     }
+    let nofile = raise_nofile();
     let signals = wait::Signals::take();
     wait::become_subreaper();
     let mut cmd = Command::new(&o.command[0]);
@@ -160,11 +175,13 @@ fn run(o: Options) -> Result<ExitCode, String> {
         cmd.env("RSHM_REPORT", "1");
     }
     let mask = signals.original_mask();
-    // SAFETY: between fork and exec the child only restores the signal mask it would
-    // have had without rshm-trace (sigprocmask is async-signal-safe).
+    // SAFETY: between fork and exec the child only restores the signal mask and the
+    // descriptor limit it would have had without rshm-trace (sigprocmask and setrlimit
+    // are async-signal-safe system calls).
     unsafe {
         cmd.pre_exec(move || {
             libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+            libc::setrlimit(libc::RLIMIT_NOFILE, &nofile);
             Ok(())
         });
     }
@@ -181,14 +198,21 @@ fn run(o: Options) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(code));
         }
     };
-    let static_note = elf::resolve(&o.command[0])
-        .filter(|p| elf::is_static(p) == Some(true))
-        .map(|p| {
-            format!(
+    let static_note = elf::resolve(&o.command[0]).and_then(|p| {
+        if elf::is_set_id(&p) {
+            Some(format!(
+                "{} is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it (secure execution), so none of its own calls can be seen",
+                p.display()
+            ))
+        } else if elf::is_static(&p) == Some(true) {
+            Some(format!(
                 "{} is statically linked: the preload library cannot load into it, so none of its own calls can be seen",
                 p.display()
-            )
-        });
+            ))
+        } else {
+            None
+        }
+    });
 
     let mut t = Tracer {
         run: model::Run::new(command, start_ns),

@@ -516,17 +516,19 @@ impl Rings {
         }
     }
 
-    /// Drops the pending slots, unpublished for STUCK, of threads that are gone (killed
+    /// Drops the pending slots unpublished for STUCK, whoever claimed them (killed
     /// between claiming a slot and publishing it, with their process or by another
     /// thread's exec): the ring would be stuck on them.
     fn drop_stuck(&mut self) {
         for f in &mut self.families {
             let c = &mut f.map.consumer;
             let stuck: Vec<(u64, i32)> = c.stuck(STUCK).collect();
-            for (pos, owner) in stuck {
-                if owner > 0 && gone(owner) {
-                    c.drop_pending(pos);
-                }
+            // Whoever claimed it (a thread that died, was killed by an exec, is stopped,
+            // or is in a PID namespace where its tid means nothing here) has held it a
+            // second: dropped. A claimer still alive finds it gone when it publishes, and
+            // sends its event on the socket.
+            for (pos, _) in stuck {
+                c.drop_pending(pos);
             }
         }
     }
@@ -558,22 +560,6 @@ impl Rings {
         self.poll(t, Duration::ZERO);
         self.flush(t);
     }
-}
-
-/// Whether thread `tid` is gone (or a zombie: it will never write again). kill(2) and
-/// /proc take a thread id as well as a process id.
-fn gone(tid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks.
-    if unsafe { libc::kill(tid, 0) } != 0
-        && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-    {
-        return true;
-    }
-    std::fs::read_to_string(format!("/proc/{tid}/stat")).is_ok_and(|s| {
-        s.rfind(')')
-            .and_then(|i| s[i + 1..].split_whitespace().next())
-            .is_some_and(|st| st == "Z" || st == "X")
-    })
 }
 
 /// Every process rshm-trace leads to, still running (not a zombie), with its name: its
