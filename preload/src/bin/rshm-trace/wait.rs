@@ -173,6 +173,8 @@ impl Loop<'_> {
         let mut last_flush = Instant::now();
         let mut last_stuck = Instant::now();
         let mut last_sample = Instant::now();
+        // The listener is out of the epoll set (rshm-trace ran out of descriptors).
+        let mut listener_out = false;
         // A signal passed on to the command while it ran.
         let mut told = None;
         while !done {
@@ -202,6 +204,24 @@ impl Loop<'_> {
                             epoll_add(ep, c, c as u64);
                             conns.push(c);
                         }
+                        // Out of descriptors: the pending connection stays, and the
+                        // listener would be ready at every look. It is left out until a
+                        // connection closes.
+                        if matches!(
+                            io::Error::last_os_error().raw_os_error(),
+                            Some(libc::EMFILE | libc::ENFILE)
+                        ) {
+                            // SAFETY: removing rshm-trace's own listener from its epoll set.
+                            unsafe {
+                                libc::epoll_ctl(
+                                    ep,
+                                    libc::EPOLL_CTL_DEL,
+                                    self.listener.fd,
+                                    std::ptr::null_mut(),
+                                )
+                            };
+                            listener_out = true;
+                        }
                     }
                     SIGNALS => {
                         while let Some((sig, code)) = self.signals.next() {
@@ -223,6 +243,10 @@ impl Loop<'_> {
                             // SAFETY: rshm-trace's own connection; closing drops it from epoll.
                             unsafe { libc::close(c) };
                             conns.retain(|&x| x != c);
+                            if listener_out {
+                                epoll_add(ep, self.listener.fd, LISTEN);
+                                listener_out = false;
+                            }
                         }
                     }
                 }
