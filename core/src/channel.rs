@@ -37,9 +37,6 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering::*};
 use libc::c_int;
 
-/// The lowest descriptor number rshm's socket gets, out of the way of the program's.
-const HIGH_FD: c_int = 512;
-
 /// The longest socket name (`sun_path` is 108 bytes, NUL included).
 pub const PATH_MAX: usize = 107;
 
@@ -98,14 +95,7 @@ pub fn active() -> bool {
 
 /// Device and inode of a descriptor, if it is open.
 fn ident(fd: c_int) -> Option<(u64, u64)> {
-    let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: fstat writes one struct stat into `st`.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    // SAFETY: zeroed is a valid struct stat and fstat filled it in.
-    let st = unsafe { st.assume_init() };
-    Some((st.st_dev, st.st_ino))
+    crate::sink::fstat(fd).map(|i| (i.dev, i.ino))
 }
 
 /// rshm's connected socket, checked to still be the one it connected; connected again
@@ -154,25 +144,7 @@ fn connect() -> Option<c_int> {
         }
         return None;
     }
-    // Out of the way of the program's descriptors where the limit allows; never 0, 1 or 2.
-    // SAFETY: duplicating the socket just made.
-    let mut high = unsafe { libc::fcntl(s, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
-    if high < 0 && s <= 2 {
-        // SAFETY: as above, to the lowest free number from 3.
-        high = unsafe { libc::fcntl(s, libc::F_DUPFD_CLOEXEC, 3) };
-        if high < 0 {
-            // SAFETY: rshm's own socket.
-            unsafe { libc::close(s) };
-            return None;
-        }
-    }
-    let fd = if high >= 0 {
-        // SAFETY: the original of the duplicate just made; both are rshm's.
-        unsafe { libc::close(s) };
-        high
-    } else {
-        s
-    };
+    let fd = crate::sink::out_of_the_way(s).ok()?;
     let Some((dev, ino)) = ident(fd) else {
         // SAFETY: rshm's own socket.
         unsafe { libc::close(fd) };

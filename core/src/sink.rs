@@ -273,13 +273,17 @@ fn is_socket(name: &Name) -> bool {
 }
 
 /// What an open descriptor is.
-struct Ident {
-    dev: u64,
-    ino: u64,
-    mode: u32,
+pub(crate) struct Ident {
+    /// Its device.
+    pub dev: u64,
+    /// Its inode.
+    pub ino: u64,
+    /// Its file type (S_IFREG, S_IFSOCK, ...).
+    pub mode: u32,
 }
 
-fn fstat(fd: c_int) -> Option<Ident> {
+/// What descriptor `fd` is, if it is open.
+pub(crate) fn fstat(fd: c_int) -> Option<Ident> {
     let mut st = core::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: fstat writes one struct stat into `st`.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
@@ -319,28 +323,9 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
     if fd < 0 {
         return Err((crate::error::errno(), name));
     }
-    // Out of the way of the program's own descriptors where the limit allows; where it
-    // does not, the identity check before each line keeps lines out of the program's files.
-    // Never 0, 1 or 2 (the lowest free numbers after a daemon closed everything): the
-    // program's next open would not get the standard descriptor it expects.
-    // SAFETY: duplicating the descriptor just opened.
-    let mut high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
-    if high < 0 && fd <= 2 {
-        // SAFETY: as above, to the lowest free number from 3.
-        high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-        if high < 0 {
-            let e = crate::error::errno();
-            // SAFETY: rshm's own descriptor, just opened; no standard one may stay rshm's.
-            unsafe { libc::close(fd) };
-            return Err((e, name));
-        }
-    }
-    let fd = if high >= 0 {
-        // SAFETY: closing the original of the duplicate just made; both are rshm's.
-        unsafe { libc::close(fd) };
-        high
-    } else {
-        fd
+    let fd = match out_of_the_way(fd) {
+        Ok(fd) => fd,
+        Err(e) => return Err((e, name)),
     };
     let Some(id) = fstat(fd) else {
         let e = crate::error::errno();
@@ -355,6 +340,33 @@ fn open_named(pid: i32) -> Result<(c_int, u32), (c_int, Name)> {
     SUSPECT.store(false, Relaxed);
     FD.store(fd, Release);
     Ok((fd, id.mode))
+}
+
+/// Moves rshm's own new descriptor `fd` out of the way of the program's: to HIGH_FD and
+/// up where the limit allows; where it does not, it stays where it is (the identity
+/// check before each use keeps rshm out of the program's files), but never on 0, 1 or 2
+/// (the lowest free numbers after a daemon closed everything: the program's next open
+/// would not get the standard descriptor it expects). On failure `fd` is closed and the
+/// errno returned.
+pub(crate) fn out_of_the_way(fd: c_int) -> Result<c_int, c_int> {
+    // SAFETY: duplicating rshm's own descriptor.
+    let mut high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if high < 0 && fd <= 2 {
+        // SAFETY: as above, to the lowest free number from 3.
+        high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        if high < 0 {
+            let e = crate::error::errno();
+            // SAFETY: rshm's own descriptor, just made; no standard one may stay rshm's.
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
+    }
+    if high < 0 {
+        return Ok(fd);
+    }
+    // SAFETY: closing the original of the duplicate just made; both are rshm's.
+    unsafe { libc::close(fd) };
+    Ok(high)
 }
 
 /// rshm's descriptor for the log file and what it is, checked to still be the file rshm
