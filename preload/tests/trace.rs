@@ -2024,3 +2024,26 @@ fn processes_of_another_pid_namespace_are_counted_apart_and_their_leaks_seen() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_trace_that_cannot_be_written_is_said_and_the_status_stays_the_commands() {
+    if !Path::new("/dev/full").exists() {
+        may_skip("/dev/full does not exist here");
+        return;
+    }
+    let out = trace(&[
+        "-o",
+        "/dev/full",
+        "--",
+        "sh",
+        "-c",
+        "ipcs -m >/dev/null; exit 3",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("rshm-trace: cannot write the summary: No space left on device\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("(os error"), "{stderr}");
+}
