@@ -4,7 +4,28 @@
 
 use crate::error::ErrnoGuard;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use libc::{c_int, key_t, shmid_ds, size_t};
+
+/// The mark rshm puts on its own system calls under `rshm-trace --complete` (0: none).
+///
+/// Under `--complete`, a seccomp filter stops every shm system call of the traced
+/// processes for rshm-trace to see, except those whose fourth argument register (which
+/// shmget, shmat, shmdt and shmctl ignore) holds the run's token: the calls this library
+/// makes itself, which it reports as events already. Set once, from
+/// `RSHM_TRACE_TOKEN`, when the configuration is read.
+static TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// Marks this library's system calls with `token` from now on (see [`TOKEN`]).
+pub fn set_token(token: u64) {
+    TOKEN.store(token, Relaxed);
+}
+
+/// The mark for this library's system calls (0: none).
+#[inline(always)]
+pub fn token() -> u64 {
+    TOKEN.load(Relaxed)
+}
 
 /// What shmat returns on failure, as an address.
 pub const FAILED: usize = usize::MAX;
@@ -112,28 +133,28 @@ mod direct {
 
     pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
         // SAFETY: shmget takes no pointers.
-        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags, super::token()) as c_int }
     }
 
     /// # Safety
     /// As shmat(2).
     pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
         // SAFETY: the caller upholds shmat's contract.
-        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags) as usize }
+        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags, super::token()) as usize }
     }
 
     /// # Safety
     /// As shmdt(2).
     pub(super) unsafe fn shmdt(addr: usize) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { libc::syscall(libc::SYS_shmdt, addr) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmdt, addr, 0, 0, super::token()) as c_int }
     }
 
     /// # Safety
     /// `buf` must fit `cmd`.
     pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf, super::token()) as c_int }
     }
 }
 
@@ -148,7 +169,8 @@ mod sys {
     use libc::{c_int, key_t, shmid_ds, size_t};
 
     /// System call `n` with three arguments (each passed as the kernel reads its
-    /// register: an `int` sign-extended, as glibc passes it).
+    /// register: an `int` sign-extended, as glibc passes it), and rshm's mark in the
+    /// fourth register, which these calls ignore (see [`super::TOKEN`]).
     ///
     /// # Safety
     /// As the system call itself: the memory its arguments name must be what it reads
@@ -165,6 +187,7 @@ mod sys {
                 in("rdi") a,
                 in("rsi") b,
                 in("rdx") c,
+                in("r10") super::token(),
                 lateout("rcx") _,
                 lateout("r11") _,
                 options(nostack),

@@ -60,24 +60,7 @@ fn highest_index(b: &dyn Backend) -> Option<c_int> {
     (r >= 0).then_some(r)
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
-/// True if this process is in group `gid` (as the kernel's in_group_p: the effective group
-/// or a supplementary one; only the first 256 supplementary groups are looked at).
-fn in_group(gid: u32) -> bool {
-    let _errno = ErrnoGuard::save();
-    // SAFETY: getegid takes no arguments and cannot fail.
-    if unsafe { libc::getegid() } == gid {
-        return true;
-    }
-    let mut groups = [0 as libc::gid_t; 256];
-    // SAFETY: getgroups writes at most 256 entries into `groups`.
-    let n = unsafe { libc::getgroups(256, groups.as_mut_ptr()) };
-    n > 0 && groups[..n as usize].contains(&gid)
-}
+use crate::subject::{euid, in_group};
 
 /// Which of read (4), write (2) and execute (1) in `want` the segment `ds` does not grant
 /// this process, by the kernel's rule (ipcperms): the owner's bits if the effective uid is
@@ -386,13 +369,8 @@ pub fn at(
                     ));
                 }
             }
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
-            let capped = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
-                && lim.rlim_cur != libc::RLIM_INFINITY;
+            let as_limit = crate::subject::rlimit(libc::RLIMIT_AS);
+            let capped = as_limit != libc::RLIM_INFINITY;
             // The size when the kernel says it, the limit when there is one.
             let mut more = FixedBuf::<128>::new();
             if size != 0 {
@@ -401,7 +379,7 @@ pub fn at(
             if capped {
                 more.push_fmt(format_args!(
                     " within this process's RLIMIT_AS ({} bytes)",
-                    lim.rlim_cur
+                    as_limit
                 ));
             }
             e(format_args!(
@@ -433,7 +411,12 @@ pub fn dt(call: &str, addr: usize, shmlba: u64, errno: c_int) -> Error {
     if let Err(rule) = validate::dt(call, addr, shmlba) {
         return rule;
     }
-    if let Some(d) = registry::detached_attachment(addr) {
+    // The registry is this process's: of a traced process rshm-trace has none.
+    let seen = crate::subject::other()
+        .is_none()
+        .then(|| registry::detached_attachment(addr))
+        .flatten();
+    if let Some(d) = seen {
         return Error::new(
             errno,
             format_args!(
@@ -510,13 +493,7 @@ pub fn rmid(b: &dyn Backend, call: &str, shmid: c_int, errno: c_int) -> Error {
 
 /// This process's RLIMIT_MEMLOCK (soft), in bytes.
 fn memlock_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one struct rlimit, which `lim` is.
-    unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
-    lim.rlim_cur
+    crate::subject::rlimit(libc::RLIMIT_MEMLOCK)
 }
 
 /// Whether this process's effective uid owns or created segment `shmid`.

@@ -70,6 +70,7 @@ pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod maps;
 pub(crate) mod names;
+pub(crate) mod observed;
 pub(crate) mod pid;
 // Only registry.rs's own tests read `segment()` and `Attachment::flags`.
 #[allow(dead_code)]
@@ -78,6 +79,7 @@ pub(crate) mod report;
 pub(crate) mod ring;
 pub(crate) mod shm;
 pub(crate) mod sink;
+pub(crate) mod subject;
 pub(crate) mod validate;
 
 pub use api_error::Error;
@@ -104,9 +106,14 @@ pub mod __private {
     }
     /// A call as rshm-trace receives it, and the log line it becomes.
     pub mod event {
-        pub use crate::event::{Decoded, Origin, decode};
+        pub use crate::event::{Decoded, Origin, decode, encode};
         pub use crate::log::{Args, Line, Record, Ret, Stamp, json, text};
         pub use crate::names::errno_name;
+    }
+    /// A call rshm did not make, judged from outside (`rshm-trace --complete`).
+    pub mod observed {
+        pub use crate::observed::*;
+        pub use crate::subject::Subject;
     }
     /// The thread's last error, behind `rshm_last_error()`.
     pub mod error {

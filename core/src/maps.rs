@@ -87,17 +87,18 @@ pub fn max_count() -> Option<u64> {
     core::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Calls `f` with each line of /proc/self/maps (parsed, and its path field) until it
+/// Calls `f` with each line of /proc/self/maps (or the traced process's: see
+/// [`crate::subject`]; parsed, and its path field) until it
 /// returns false.
 fn each_line(mut f: impl FnMut(&MapLine, &str) -> bool) {
     let _errno = ErrnoGuard::save();
-    // SAFETY: the path is a NUL-terminated literal.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/maps".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
+    // This process's, or the traced process's an explanation is about (crate::subject).
+    let path = match crate::subject::other() {
+        None => crate::buf::FixedBuf::<32>::from_fmt(format_args!("/proc/self/maps")),
+        Some(pid) => crate::buf::FixedBuf::<32>::from_fmt(format_args!("/proc/{pid}/maps")),
     };
+    // SAFETY: `path` is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_c_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return;
     }

@@ -1161,7 +1161,7 @@ fn a_static_program_is_said_to_be_static_not_a_bare_zero_calls() {
         line(&stderr, &format!("rshm-trace: {}", prog.display())),
         format!(
             "rshm-trace: {} is statically linked: the preload library cannot load into it, \
-             so none of its own calls can be seen",
+             so none of its own calls can be seen (--complete sees them)",
             prog.display()
         )
     );

@@ -28,6 +28,9 @@ then sums up the run: calls, failures, and one row per segment, with the leaks.
   --report                 list, as each process exits, what it leaves behind
   --no-wait                return when COMMAND exits, naming the processes it left
                            running (their later calls are not counted)
+  --complete               also see the shm system calls the preload library cannot:
+                           static binaries, raw syscall(2), RTLD_DEEPBIND, dlsym (a
+                           seccomp filter stops only those; rshm-trace is their ptracer)
   -h, --help               this text
   --version                rshm-trace's version
 
@@ -58,6 +61,8 @@ pub struct Options {
     pub strict: bool,
     /// `--report`.
     pub report: bool,
+    /// `--complete`.
+    pub complete: bool,
     /// `--no-wait`.
     pub no_wait: bool,
     /// The command and its arguments.
@@ -173,6 +178,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Ask, String> {
                 flag(&inline)?;
                 o.no_wait = true
             }
+            "--complete" => {
+                flag(&inline)?;
+                o.complete = true
+            }
             "-h" | "--help" => return Ok(Ask::Help),
             "--version" => return Ok(Ask::Version),
             "-p" | "--attach" => {
@@ -188,6 +197,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Ask, String> {
     o.command.extend(args);
     if o.command.is_empty() {
         return Err("no command to run".into());
+    }
+    if o.complete && o.no_wait {
+        return Err(
+            "--complete cannot be used with --no-wait: a process still running when \
+                    rshm-trace leaves would keep the seccomp filter without its tracer, and \
+                    its shm system calls would fail with ENOSYS"
+                .into(),
+        );
     }
     if o.per_process && o.output.is_none() {
         return Err("-ff needs -o PREFIX (the files are PREFIX.PID)".into());

@@ -12,6 +12,7 @@
 //! that are left with the kernel ([`verdict`]).
 
 mod args;
+mod complete;
 mod elf;
 mod html;
 mod kernel;
@@ -112,7 +113,7 @@ fn raise_nofile() -> libc::rlimit {
 }
 
 /// The wall clock, ns.
-fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
@@ -174,14 +175,25 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if o.report {
         cmd.env("RSHM_REPORT", "1");
     }
+    // --complete: the filter, built here (no allocation between fork and exec), and the
+    // token the preload library marks its own calls with.
+    let filter = o.complete.then(|| {
+        let token = complete::token();
+        cmd.env("RSHM_TRACE_TOKEN", format!("{token:016x}"));
+        complete::filter(token)
+    });
     let mask = signals.original_mask();
     // SAFETY: between fork and exec the child only restores the signal mask and the
-    // descriptor limit it would have had without rshm-trace (sigprocmask and setrlimit
-    // are async-signal-safe system calls).
+    // descriptor limit it would have had without rshm-trace, and with --complete asks to
+    // be traced and installs the filter (sigprocmask, setrlimit, ptrace, prctl and
+    // seccomp are async-signal-safe system calls; the filter was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
             libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
             libc::setrlimit(libc::RLIMIT_NOFILE, &nofile);
+            if let Some(f) = &filter {
+                complete::in_child(f)?;
+            }
             Ok(())
         });
     }
@@ -194,11 +206,21 @@ fn run(o: Options) -> Result<ExitCode, String> {
             } else {
                 126
             };
-            eprintln!("rshm-trace: cannot run {name}: {}", why(&e));
+            let what = if o.complete && code == 126 {
+                " (--complete: the seccomp filter or PTRACE_TRACEME was refused)"
+            } else {
+                ""
+            };
+            eprintln!("rshm-trace: cannot run {name}: {}{what}", why(&e));
             return Ok(ExitCode::from(code));
         }
     };
-    let static_note = elf::resolve(&o.command[0]).and_then(|p| {
+    if o.complete {
+        complete::adopt(child.id() as i32)?;
+    }
+    // --complete sees the calls of static and set-id programs at their stops.
+    let blind = (!o.complete).then(|| elf::resolve(&o.command[0])).flatten();
+    let static_note = blind.and_then(|p| {
         if elf::is_set_id(&p) {
             Some(format!(
                 "{} is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it (secure execution), so none of its own calls can be seen",
@@ -206,7 +228,7 @@ fn run(o: Options) -> Result<ExitCode, String> {
             ))
         } else if elf::is_static(&p) == Some(true) {
             Some(format!(
-                "{} is statically linked: the preload library cannot load into it, so none of its own calls can be seen",
+                "{} is statically linked: the preload library cannot load into it, so none of its own calls can be seen (--complete sees them)",
                 p.display()
             ))
         } else {
@@ -224,11 +246,17 @@ fn run(o: Options) -> Result<ExitCode, String> {
         senders: HashMap::new(),
     };
     t.run.my_pid_ns = kernel::ns("self", "pid");
+    if o.complete {
+        t.run.trapped = Some(0);
+    }
     let reaped = wait::Loop {
         listener: &listener,
         signals,
         child: child.id() as i32,
         no_wait: o.no_wait,
+        ptrace: o
+            .complete
+            .then(|| complete::Ptrace::new(o.strict, kernel::ns("self", "ipc"))),
     }
     .run(&mut t)?;
     listener.unlink();
@@ -329,6 +357,18 @@ impl Tracer {
         if d.acked {
             self.acks.push(fd);
         }
+    }
+
+    /// The event of a call seen at a stop (`--complete`): a call the preload library did
+    /// not make.
+    pub fn trapped(&mut self, bytes: &[u8]) {
+        *self.run.trapped.get_or_insert(0) += 1;
+        self.event(complete::TRAPPED, bytes);
+    }
+
+    /// A process seen only at stops has exited (`pid` as its events name it).
+    pub fn exited(&mut self, pid: i32) {
+        self.run.gone(pid, now_ns());
     }
 
     /// Connection `fd` is closed: every process that held it has exited (or exec'd).

@@ -221,6 +221,9 @@ pub struct Run {
     pub procs: BTreeMap<i32, Proc>,
     /// Calls by function name.
     pub calls: BTreeMap<String, u64>,
+    /// `--complete`: calls seen at a stop, which the preload library did not make (None
+    /// without `--complete`).
+    pub trapped: Option<u64>,
     /// shmctl calls by command.
     pub commands: BTreeMap<String, u64>,
     /// Failed calls by errno.
@@ -291,6 +294,7 @@ impl Run {
             incidents_dropped: 0,
             blind: vec![],
             still_running: vec![],
+            trapped: None,
             my_pid_ns: 0,
             foreign_pids: BTreeSet::new(),
             local_pids: BTreeSet::new(),

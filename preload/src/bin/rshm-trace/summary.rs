@@ -113,6 +113,12 @@ pub fn text(run: &Run) -> String {
     }
     let np = run.process_count() as u64;
     let _ = writeln!(o, " in {}", plural(np, "process", "processes"));
+    if let Some(n) = run.trapped {
+        let _ = writeln!(
+            o,
+            "rshm-trace: --complete: {n} of them made without the preload library (seen at a seccomp stop)"
+        );
+    }
     let failed = run.total_failed();
     if failed == 0 {
         let _ = writeln!(o, "rshm-trace: no call failed");
@@ -271,6 +277,10 @@ pub fn json(run: &Run) -> String {
         obj(&run.failures),
         run.warnings
     );
+    let _ = match run.trapped {
+        Some(n) => write!(o, ",\"complete\":{{\"stopped_calls\":{n}}}"),
+        None => write!(o, ",\"complete\":null"),
+    };
     let procs: Vec<String> = run
         .procs
         .values()

@@ -99,6 +99,8 @@ pub struct Loop<'a> {
     pub child: i32,
     /// `--no-wait`.
     pub no_wait: bool,
+    /// `--complete`: rshm-trace is the ptracer of every process of the run.
+    pub ptrace: Option<crate::complete::Ptrace>,
 }
 
 /// How long rshm-trace keeps napping after the last event before it sleeps on the channel.
@@ -143,7 +145,7 @@ pub fn comm(pid: i32) -> String {
 
 impl Loop<'_> {
     /// Runs until the last descendant has exited (or the command, with `--no-wait`).
-    pub fn run(self, t: &mut Tracer) -> Result<Reaped, String> {
+    pub fn run(mut self, t: &mut Tracer) -> Result<Reaped, String> {
         // SAFETY: epoll_create1 takes no pointers.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if ep < 0 {
@@ -271,7 +273,18 @@ impl Loop<'_> {
                 last_stuck = Instant::now();
             }
             if check_children {
-                done = self.reap(&mut reaped);
+                done = if self.ptrace.is_some() {
+                    // What the stopped processes published before their stops comes first.
+                    rings.poll(t, Duration::ZERO);
+                    let (done, flush) = self.reap_traced(&mut reaped, t);
+                    if flush {
+                        rings.flush(t);
+                        last_flush = Instant::now();
+                    }
+                    done
+                } else {
+                    self.reap(&mut reaped)
+                };
                 // The command was told to stop and is gone: what it left running (adopted
                 // by now) is told too, or the run would wait for it.
                 if reaped.exit != Exit::Running && !done {
@@ -347,6 +360,65 @@ impl Loop<'_> {
                 if self.no_wait {
                     return true;
                 }
+            }
+        }
+    }
+
+    /// [`reap`](Self::reap) for `--complete`: the children's state changes are ptrace stops
+    /// too (handled, and the tracee let go on), and threads' exits (forgotten). True when
+    /// the run is over; and whether a line a stopped call waits for must be written.
+    fn reap_traced(&mut self, r: &mut Reaped, t: &mut Tracer) -> (bool, bool) {
+        let mut flush = false;
+        let Some(p) = self.ptrace.as_mut() else {
+            return (true, false);
+        };
+        loop {
+            // SAFETY: siginfo_t is plain data; waitid fills it in.
+            let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
+            // WSTOPPED; __WALL: threads too.)
+            let w = unsafe {
+                libc::waitid(
+                    libc::P_ALL,
+                    0,
+                    &mut si,
+                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+                )
+            };
+            if w != 0 {
+                return (true, flush);
+            }
+            // SAFETY: waitid filled si in for a child state change (or left it zero).
+            let pid = unsafe { si.si_pid() };
+            if pid == 0 {
+                return (false, flush);
+            }
+            let code = si.si_code;
+            let mut status = 0;
+            if code == libc::CLD_TRAPPED || code == libc::CLD_STOPPED {
+                // SAFETY: `status` is a valid int.
+                if unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) } == pid
+                    && libc::WIFSTOPPED(status)
+                {
+                    flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
+                }
+                continue;
+            }
+            let thread = p.is_thread(pid);
+            if !thread {
+                r.pids.insert(pid, comm(pid));
+            }
+            // SAFETY: `status` is a valid int.
+            unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
+            if let Some(ns_pid) = p.exited(pid) {
+                t.exited(ns_pid);
+            }
+            if pid == self.child {
+                r.exit = if libc::WIFSIGNALED(status) {
+                    Exit::Signal(libc::WTERMSIG(status))
+                } else {
+                    Exit::Code(libc::WEXITSTATUS(status))
+                };
             }
         }
     }

@@ -1,0 +1,566 @@
+//! `--complete`: every shm system call of every traced process, whatever path it took.
+//!
+//! The preload library sees only the calls that bind to its exported names. The rest (a
+//! static binary, a raw `syscall(2)`, a library loaded with `RTLD_DEEPBIND`, a `dlsym` on
+//! a libc handle) reach the kernel unseen. Under `--complete`:
+//!
+//! - The command starts with a seccomp filter (installed between fork and exec,
+//!   inherited by every descendant, never lifted) that returns `SECCOMP_RET_TRACE` for
+//!   shmget, shmat, shmdt and shmctl, unless the call's fourth argument register, which
+//!   those calls ignore, holds this run's random token: the preload library's own calls
+//!   carry it (`RSHM_TRACE_TOKEN`), and are reported as events already. Every other
+//!   system call is allowed by the filter without looking at its arguments, which the
+//!   kernel's seccomp cache turns into no filter run at all.
+//! - rshm-trace is the ptracer of the whole tree (`PTRACE_SEIZE`, with fork, vfork and
+//!   clone followed), and handles the stops the filter makes: at the entry it checks the
+//!   call with the library's rules ([`observed::enter`]; in strict mode a broken rule
+//!   fails the call, which the kernel then skips), at the exit it judges the result
+//!   ([`observed::leave`]) and hands the Tracer an event like a preloaded call's. Every
+//!   other stop (signals, group stops, new children) is passed through unchanged.
+//!
+//! The command is attached before its first instruction: the child asks to be traced
+//! (`PTRACE_TRACEME`) and stops at its exec; rshm-trace detaches it into a SIGSTOP and
+//! seizes it there (a seized tracee keeps job control: `PTRACE_LISTEN`), then lets it go
+//! on with SIGCONT. Handlers are reset by exec, so the program never sees either signal.
+
+use crate::Tracer;
+use rshm_core::__private::event::{Args, Origin, Record, Ret, Stamp, encode};
+use rshm_core::__private::observed::{self, Entry, Subject, Trapped};
+use std::collections::HashMap;
+use std::io;
+use std::time::Instant;
+
+/// The events of calls seen at a stop are given to the Tracer with this id (no
+/// connection or ring has it).
+pub const TRAPPED: i32 = i32::MIN;
+
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_SET_MODE_FILTER: libc::c_long = 1;
+
+/// The options every tracee gets.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
+    | libc::PTRACE_O_TRACESYSGOOD
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE;
+
+/// A random token for this run (never 0).
+pub fn token() -> u64 {
+    let mut t = 0u64;
+    while t == 0 {
+        // SAFETY: getrandom writes at most 8 bytes into `t`.
+        unsafe { libc::getrandom((&raw mut t).cast(), 8, 0) };
+    }
+    t
+}
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// The filter: shm system calls without `token` in their fourth argument stop for the
+/// tracer; everything else runs. (x86-64 system calls only: a 32-bit or x32 call is
+/// allowed, unseen.)
+pub fn filter(token: u64) -> Vec<libc::sock_filter> {
+    let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+    // struct seccomp_data: nr at 0, arch at 4, args[i] at 16 + 8i (little-endian halves).
+    vec![
+        /* 0 */ stmt(ld, 4),
+        /* 1 */ jump(AUDIT_ARCH_X86_64, 0, 10),
+        /* 2 */ stmt(ld, 0),
+        /* 3 */ jump(libc::SYS_shmget as u32, 3, 0),
+        /* 4 */ jump(libc::SYS_shmat as u32, 2, 0),
+        /* 5 */ jump(libc::SYS_shmctl as u32, 1, 0),
+        /* 6 */ jump(libc::SYS_shmdt as u32, 0, 5),
+        /* 7 */ stmt(ld, 16 + 3 * 8),
+        /* 8 */ jump(token as u32, 0, 2),
+        /* 9 */ stmt(ld, 16 + 3 * 8 + 4),
+        /* 10 */ jump((token >> 32) as u32, 1, 0),
+        /* 11 */ stmt(ret, SECCOMP_RET_TRACE),
+        /* 12 */ stmt(ret, SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// In the child, between fork and exec: asks to be traced by rshm-trace (the exec then
+/// stops it) and installs the filter, with `no_new_privs` when the process may not do so
+/// without (it lacks CAP_SYS_ADMIN).
+///
+/// # Safety
+/// Only async-signal-safe system calls: callable between fork and exec.
+pub unsafe fn in_child(filter: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    let prog = &prog;
+    // SAFETY: PTRACE_TRACEME takes no pointers; seccomp reads `prog` and the filter it
+    // points to, both alive for the call.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let set = |p: &libc::sock_fprog| {
+            libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                0,
+                p as *const libc::sock_fprog,
+            )
+        };
+        if set(prog) < 0 {
+            if io::Error::last_os_error().raw_os_error() != Some(libc::EACCES) {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || set(prog) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a successful spawn: the child is stopped at its exec (PTRACE_TRACEME); it is
+/// detached into a SIGSTOP, seized with [`OPTIONS`] and sent SIGCONT. Signals that came
+/// meanwhile are sent again once it is seized.
+pub fn adopt(pid: i32) -> Result<(), String> {
+    let fail = |what: &str| {
+        let e = io::Error::last_os_error();
+        // SAFETY: kill takes no pointers; the child cannot run untraced.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        format!("--complete: {what}: {}", crate::why(&e))
+    };
+    let mut pending = vec![];
+    // The exec's SIGTRAP (other signals first, if any came).
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid int.
+        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
+            return Err(fail("waiting for the command to start"));
+        }
+        if !libc::WIFSTOPPED(status) {
+            return Err("--complete: the command ended before it started".into());
+        }
+        let sig = libc::WSTOPSIG(status);
+        if sig == libc::SIGTRAP {
+            break;
+        }
+        pending.push(sig);
+        // SAFETY: PTRACE_CONT with no signal: the child goes on to its exec.
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
+    }
+    // SAFETY: detaching rshm-trace's own tracee with SIGSTOP delivered at once.
+    if unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, libc::SIGSTOP) } < 0 {
+        return Err(fail("PTRACE_DETACH"));
+    }
+    let mut status = 0;
+    // SAFETY: `status` is a valid int.
+    if unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED | libc::__WALL) } != pid {
+        return Err(fail("waiting for the command to stop"));
+    }
+    if !libc::WIFSTOPPED(status) {
+        return Err("--complete: the command ended before it started".into());
+    }
+    // SAFETY: PTRACE_SEIZE takes the options as its data; no pointers.
+    if unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, OPTIONS) } < 0 {
+        return Err(fail("PTRACE_SEIZE"));
+    }
+    // SAFETY: kill takes no pointers.
+    unsafe {
+        libc::kill(pid, libc::SIGCONT);
+        for sig in pending {
+            libc::kill(pid, sig);
+        }
+    }
+    Ok(())
+}
+
+/// A traced process as its events name it: found once, from /proc.
+#[derive(Clone, Copy)]
+struct Who {
+    /// The thread group, in rshm-trace's PID namespace.
+    tgid: i32,
+    /// The pid and tid in the process's own PID namespace.
+    ns_pid: i32,
+    ns_tid: i32,
+    pid_ns: u64,
+}
+
+/// A call between its entry and its exit.
+struct Pending {
+    trapped: Trapped,
+    ts_ns: u64,
+    t0: Instant,
+}
+
+/// The tracer's state.
+pub struct Ptrace {
+    strict: bool,
+    /// rshm-trace's IPC namespace.
+    my_ns: u64,
+    pending: HashMap<i32, Pending>,
+    who: HashMap<i32, Who>,
+}
+
+/// What a stop asks of the loop after it was handled.
+pub enum Stop {
+    /// Nothing more.
+    Done,
+    /// An event went to the Tracer that a waiting line depends on: write now.
+    Flush,
+}
+
+fn regs(tid: i32) -> Option<libc::user_regs_struct> {
+    // SAFETY: user_regs_struct is plain integers.
+    let mut r: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETREGS writes one user_regs_struct into `r`.
+    let ok = unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, &mut r) } == 0;
+    ok.then_some(r)
+}
+
+fn set_regs(tid: i32, r: &libc::user_regs_struct) {
+    // SAFETY: PTRACE_SETREGS reads one user_regs_struct from `r`.
+    unsafe { libc::ptrace(libc::PTRACE_SETREGS, tid, 0, r) };
+}
+
+fn resume(req: libc::c_uint, tid: i32, sig: i32) {
+    // SAFETY: a restart request with a signal number as data; no pointers. (ESRCH: the
+    // tracee was killed meanwhile, nothing to do.)
+    unsafe { libc::ptrace(req, tid, 0, sig as libc::c_long) };
+}
+
+/// The last field of a `NSpid:`/`NStgid:` line: the id in the process's own namespace.
+fn last_field(line: &str) -> Option<i32> {
+    line.split_whitespace().last()?.parse().ok()
+}
+
+/// What /proc/TID/status says of a task: its thread group, its ids in its own PID
+/// namespace, and (for explanations) its credentials.
+fn status(tid: i32) -> Option<(Who, Subject)> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let mut who = Who {
+        tgid: tid,
+        ns_pid: tid,
+        ns_tid: tid,
+        pid_ns: 0,
+    };
+    let mut sub = Subject {
+        rlimit_as: libc::RLIM_INFINITY,
+        rlimit_memlock: libc::RLIM_INFINITY,
+        ..Subject::default()
+    };
+    let second = |l: &str| l.split_whitespace().nth(2).and_then(|v| v.parse().ok());
+    for l in s.lines() {
+        if let Some(v) = l.strip_prefix("Tgid:") {
+            who.tgid = v.trim().parse().ok()?;
+        } else if l.starts_with("NStgid:") {
+            who.ns_pid = last_field(l)?;
+        } else if l.starts_with("NSpid:") {
+            who.ns_tid = last_field(l)?;
+        } else if l.starts_with("Uid:") {
+            sub.euid = second(l).unwrap_or(0);
+        } else if l.starts_with("Gid:") {
+            sub.egid = second(l).unwrap_or(0);
+        } else if let Some(v) = l.strip_prefix("Groups:") {
+            sub.groups = v
+                .split_whitespace()
+                .filter_map(|g| g.parse().ok())
+                .collect();
+        }
+    }
+    sub.pid = who.tgid;
+    who.pid_ns = crate::kernel::ns(&who.tgid.to_string(), "pid");
+    for (res, slot) in [
+        (libc::RLIMIT_AS, &mut sub.rlimit_as),
+        (libc::RLIMIT_MEMLOCK, &mut sub.rlimit_memlock),
+    ] {
+        // SAFETY: rlimit is plain integers; prlimit only reads the limit into `r`.
+        let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; a new limit of NULL changes nothing.
+        if unsafe { libc::prlimit(who.tgid, res, std::ptr::null(), &mut r) } == 0 {
+            *slot = r.rlim_cur;
+        }
+    }
+    Some((who, sub))
+}
+
+/// The name of process `pid` (its main thread's `comm`), NUL-padded.
+fn comm(pid: i32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if let Ok(s) = std::fs::read(format!("/proc/{pid}/comm")) {
+        let s = s.strip_suffix(b"\n").unwrap_or(&s);
+        let n = s.len().min(15);
+        out[..n].copy_from_slice(&s[..n]);
+    }
+    out
+}
+
+impl Ptrace {
+    /// The tracer of a run (`strict`: rules are enforced).
+    pub fn new(strict: bool, my_ns: u64) -> Ptrace {
+        Ptrace {
+            strict,
+            my_ns,
+            pending: HashMap::new(),
+            who: HashMap::new(),
+        }
+    }
+
+    /// Task `tid` has exited: what was known of it is dropped. Returns the pid its
+    /// events named it by, if it is a process (not a thread) that made a trapped call.
+    pub fn exited(&mut self, tid: i32) -> Option<i32> {
+        self.pending.remove(&tid);
+        let w = self.who.remove(&tid)?;
+        (w.tgid == tid).then_some(w.ns_pid)
+    }
+
+    /// Whether task `tid` is a thread (not a thread group's leader), by what was learnt
+    /// of it or, for a zombie not yet reaped, from /proc.
+    pub fn is_thread(&self, tid: i32) -> bool {
+        match self.who.get(&tid) {
+            Some(w) => w.tgid != tid,
+            None => std::fs::read_to_string(format!("/proc/{tid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Tgid:").map(|v| v.trim().parse().ok()))
+                        .flatten()
+                })
+                .is_some_and(|tgid: i32| tgid != tid),
+        }
+    }
+
+    /// Handles the stop of task `tid` with wait status `status`, and lets it go on.
+    pub fn stopped(&mut self, tid: i32, status: i32, t: &mut Tracer) -> Stop {
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        match event {
+            libc::PTRACE_EVENT_SECCOMP => return self.entry(tid, t),
+            libc::PTRACE_EVENT_STOP => {
+                if matches!(
+                    sig,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                ) {
+                    // A group stop: it stays stopped until SIGCONT, as without a tracer.
+                    resume(libc::PTRACE_LISTEN as libc::c_uint, tid, 0);
+                } else {
+                    // A new child's first stop, or an interrupt.
+                    resume(libc::PTRACE_CONT, tid, 0);
+                }
+            }
+            0 if sig == libc::SIGTRAP | 0x80 => return self.exit(tid, t),
+            // fork, vfork, clone (the child is seized already), vfork-done, exec.
+            e if e != 0 => resume(libc::PTRACE_CONT, tid, 0),
+            // A signal on its way to the tracee: delivered as it was.
+            _ => resume(libc::PTRACE_CONT, tid, sig),
+        }
+        Stop::Done
+    }
+
+    fn who(&mut self, tid: i32) -> Option<(Who, Option<Subject>)> {
+        if let Some(w) = self.who.get(&tid) {
+            return Some((*w, None));
+        }
+        let (w, s) = status(tid)?;
+        self.who.insert(tid, w);
+        Some((w, Some(s)))
+    }
+
+    /// A shm system call stopped by the filter, before the kernel runs it.
+    fn entry(&mut self, tid: i32, t: &mut Tracer) -> Stop {
+        let Some(mut r) = regs(tid) else {
+            resume(libc::PTRACE_CONT, tid, 0);
+            return Stop::Done;
+        };
+        let ts_ns = crate::now_ns();
+        let args = match r.orig_rax as libc::c_long {
+            libc::SYS_shmget => Args::Get {
+                key: r.rdi as i32,
+                size: r.rsi as usize,
+                flags: r.rdx as i32,
+            },
+            libc::SYS_shmat => Args::At {
+                shmid: r.rdi as i32,
+                addr: r.rsi as usize,
+                flags: r.rdx as i32,
+            },
+            libc::SYS_shmdt => Args::Dt {
+                addr: r.rdi as usize,
+            },
+            libc::SYS_shmctl => Args::Ctl {
+                shmid: r.rdi as i32,
+                cmd: r.rsi as i32,
+            },
+            _ => {
+                resume(libc::PTRACE_CONT, tid, 0);
+                return Stop::Done;
+            }
+        };
+        let same_ns = crate::kernel::ns(&tid.to_string(), "ipc") == self.my_ns;
+        match observed::enter(args, self.strict, same_ns) {
+            Entry::Go(trapped) => {
+                self.pending.insert(
+                    tid,
+                    Pending {
+                        trapped,
+                        ts_ns,
+                        t0: Instant::now(),
+                    },
+                );
+                // On to the exit of this system call.
+                resume(libc::PTRACE_SYSCALL, tid, 0);
+                Stop::Done
+            }
+            Entry::Refuse { errno, msg } => {
+                // The kernel skips a call whose number is -1, and returns what rax holds.
+                r.orig_rax = u64::MAX;
+                r.rax = (-i64::from(errno)) as u64;
+                set_regs(tid, &r);
+                self.emit(
+                    tid,
+                    t,
+                    args,
+                    Ret::Int(-1),
+                    errno,
+                    msg.as_str(),
+                    true,
+                    ts_ns,
+                    0,
+                );
+                resume(libc::PTRACE_CONT, tid, 0);
+                Stop::Flush
+            }
+        }
+    }
+
+    /// The exit of a call [`entry`](Self::entry) let through.
+    fn exit(&mut self, tid: i32, t: &mut Tracer) -> Stop {
+        let (Some(p), Some(mut r)) = (self.pending.remove(&tid), regs(tid)) else {
+            resume(libc::PTRACE_CONT, tid, 0);
+            return Stop::Done;
+        };
+        let dur = p.t0.elapsed().as_nanos() as u64;
+        let raw = r.rax as i64;
+        let sub = match self.who(tid) {
+            Some((_, Some(s))) => s,
+            _ => status(tid).map(|(_, s)| s).unwrap_or_default(),
+        };
+        let o = observed::leave(&p.trapped, raw, &sub);
+        if let Some(errno) = o.refuse {
+            r.rax = (-i64::from(errno)) as u64;
+            set_regs(tid, &r);
+        }
+        let args = p.trapped.args;
+        self.emit(
+            tid,
+            t,
+            args,
+            o.ret,
+            o.errno,
+            o.msg.as_str(),
+            o.warns,
+            p.ts_ns,
+            dur,
+        );
+        resume(libc::PTRACE_CONT, tid, 0);
+        if o.warns { Stop::Flush } else { Stop::Done }
+    }
+
+    /// Hands the Tracer the event of a call of `tid`.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        tid: i32,
+        t: &mut Tracer,
+        args: Args,
+        ret: Ret,
+        errno: i32,
+        msg: &str,
+        warns: bool,
+        ts_ns: u64,
+        dur_ns: u64,
+    ) {
+        let Some((w, _)) = self.who(tid) else {
+            return;
+        };
+        let level = if warns {
+            rshm_core::__private::config::Level::Warn
+        } else {
+            rshm_core::__private::config::Level::Info
+        };
+        let record = Record {
+            call: observed::name(&args),
+            args,
+            ret,
+            errno,
+            msg,
+            level,
+            dur_ns,
+        };
+        let stamp = Stamp {
+            ts_ns,
+            pid: w.ns_pid,
+            tid: w.ns_tid,
+            lost: 0,
+        };
+        let origin = Origin {
+            comm: comm(w.tgid),
+            ipc_ns: crate::kernel::ns(&w.tgid.to_string(), "ipc"),
+            pid_ns: w.pid_ns,
+        };
+        let e = encode(&stamp, &record, &origin);
+        t.trapped(e.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_jumps_land_on_its_two_returns() {
+        let f = filter(0x1122_3344_5566_7788);
+        assert_eq!(f.len(), 13);
+        let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+        // Every jump of a JEQ lands inside the program, on a load or a return.
+        for (i, s) in f.iter().enumerate() {
+            if s.code == (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16 {
+                for off in [s.jt, s.jf] {
+                    assert!(i + 1 + (off as usize) < f.len(), "jump at {i}");
+                }
+            }
+        }
+        assert_eq!((f[11].code, f[11].k), (ret, SECCOMP_RET_TRACE));
+        assert_eq!((f[12].code, f[12].k), (ret, SECCOMP_RET_ALLOW));
+        assert_eq!((f[8].k, f[10].k), (0x5566_7788, 0x1122_3344));
+        // Another architecture: allowed (1 + 1 + 10 = 12).
+        assert_eq!(1 + 1 + f[1].jf as usize, 12);
+        // shmdt (the last number) that is not one: allowed.
+        assert_eq!(6 + 1 + f[6].jf as usize, 12);
+        // A token's low half that differs: traced; a high half that matches: allowed.
+        assert_eq!(8 + 1 + f[8].jf as usize, 11);
+        assert_eq!(10 + 1 + f[10].jt as usize, 12);
+    }
+
+    #[test]
+    fn a_token_is_never_zero_and_differs_between_runs() {
+        let (a, b) = (token(), token());
+        assert!(a != 0 && b != 0 && a != b);
+    }
+}
