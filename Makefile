@@ -149,12 +149,19 @@ $(BENCH): bench/bench.c include/rshm.h $(STAMP)
 	$(CC) -O2 -Wall -Wextra -Iinclude $< -o $@ $(RELEASE)/librshm.a $(NATIVE_STATIC_LIBS)
 
 TRACE_BENCH := target/bench/trace-bench
+COMPLETE_BENCH := target/bench/complete-bench
+
+$(COMPLETE_BENCH): bench/complete-bench.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra $< -o $@
 
 $(TRACE_BENCH): bench/trace-bench.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra $< -o $@
 
-bench: all $(BENCH) $(TRACE_BENCH)
+bench: all $(BENCH) $(TRACE_BENCH) $(COMPLETE_BENCH)
 	RSHM_BENCH_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) $(BENCH)
 	RSHM_LS=$(abspath $(RELEASE)/rshm-ls) sh bench/ls-bench.sh
 	RSHM_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) sh bench/in-ipc-ns.sh $(TRACE_BENCH) $(abspath $(RELEASE)/rshm-trace)
+	@command -v strace >/dev/null || { echo "make bench: the --complete rows compare with strace: install Debian's strace"; exit 1; }
+	RSHM_PRELOAD=$(abspath $(RELEASE)/librshm_preload.so) sh bench/in-ipc-ns.sh $(COMPLETE_BENCH) $(abspath $(RELEASE)/rshm-trace) $$(command -v strace)

@@ -82,6 +82,12 @@ pub fn name(args: &Args) -> &'static str {
     }
 }
 
+/// Whether judging `t`'s success needs its caller's credentials (a get-or-create that
+/// may have found another user's segment); a failure's explanation always does.
+pub fn asks_creds(t: &Trapped) -> bool {
+    t.found.is_some()
+}
+
 /// Checks a call before the kernel runs it (`strict`: a broken rule refuses it).
 pub fn enter(args: Args, strict: bool, same_ns: bool) -> Entry {
     let call = name(&args);

@@ -18,10 +18,10 @@
 //!   ([`observed::leave`]) and hands the Tracer an event like a preloaded call's. Every
 //!   other stop (signals, group stops, new children) is passed through unchanged.
 //!
-//! The command is attached before its first instruction: the child asks to be traced
-//! (`PTRACE_TRACEME`) and stops at its exec; rshm-trace detaches it into a SIGSTOP and
-//! seizes it there (a seized tracee keeps job control: `PTRACE_LISTEN`), then lets it go
-//! on with SIGCONT. Handlers are reset by exec, so the program never sees either signal.
+//! The command is attached before its exec ([`Handshake`]): between fork and exec the
+//! child installs the filter, says its pid on a pipe and waits; rshm-trace seizes it (a
+//! seized tracee keeps job control: `PTRACE_LISTEN`) and lets it go on. No stop, no
+//! signal: the program cannot tell.
 
 use crate::Tracer;
 use rshm_core::__private::event::{Args, Origin, Record, Ret, Stamp, encode};
@@ -98,100 +98,148 @@ pub fn filter(token: u64) -> Vec<libc::sock_filter> {
     ]
 }
 
-/// In the child, between fork and exec: asks to be traced by rshm-trace (the exec then
-/// stops it) and installs the filter, with `no_new_privs` when the process may not do so
-/// without (it lacks CAP_SYS_ADMIN).
-///
-/// # Safety
-/// Only async-signal-safe system calls: callable between fork and exec.
-pub unsafe fn in_child(filter: &[libc::sock_filter]) -> io::Result<()> {
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
-    let prog = &prog;
-    // SAFETY: PTRACE_TRACEME takes no pointers; seccomp reads `prog` and the filter it
-    // points to, both alive for the call.
-    unsafe {
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
-            return Err(io::Error::last_os_error());
+/// The handshake between rshm-trace and the command's child before its exec: the child
+/// says its pid on one pipe and waits on the other until rshm-trace has seized it, so it
+/// is traced from its first instruction, without a stop or a signal it could see. Plain
+/// descriptors (copied into the child's closure); each side closes its own.
+#[derive(Clone, Copy)]
+pub struct Handshake {
+    /// The child writes its pid here; rshm-trace reads it.
+    said: [i32; 2],
+    /// rshm-trace writes one byte here once it has seized the child.
+    go: [i32; 2],
+}
+
+impl Handshake {
+    /// Two close-on-exec pipes.
+    pub fn new() -> io::Result<Handshake> {
+        let mut said = [-1; 2];
+        let mut go = [-1; 2];
+        // SAFETY: pipe2 writes two descriptors into each array.
+        unsafe {
+            if libc::pipe2(said.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+                let e = io::Error::last_os_error();
+                libc::close(said[0]);
+                libc::close(said[1]);
+                return Err(e);
+            }
         }
-        let set = |p: &libc::sock_fprog| {
-            libc::syscall(
-                libc::SYS_seccomp,
-                SECCOMP_SET_MODE_FILTER,
-                0,
-                p as *const libc::sock_fprog,
-            )
+        Ok(Handshake { said, go })
+    }
+
+    /// In the child, between fork and exec: installs the filter (with `no_new_privs` when
+    /// the process may not do so without: it lacks CAP_SYS_ADMIN), says its pid, and
+    /// waits until rshm-trace has seized it.
+    ///
+    /// # Safety
+    /// Only async-signal-safe system calls: callable between fork and exec.
+    pub unsafe fn in_child(&self, filter: &[libc::sock_filter]) -> io::Result<()> {
+        let prog = libc::sock_fprog {
+            len: filter.len() as u16,
+            filter: filter.as_ptr().cast_mut(),
         };
-        if set(prog) < 0 {
-            if io::Error::last_os_error().raw_os_error() != Some(libc::EACCES) {
+        let prog = &prog;
+        // SAFETY: seccomp reads `prog` and the filter it points to, both alive for the
+        // call; write and read use the pipes' descriptors and a local buffer.
+        unsafe {
+            let set = |p: &libc::sock_fprog| {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    SECCOMP_SET_MODE_FILTER,
+                    0,
+                    p as *const libc::sock_fprog,
+                )
+            };
+            if set(prog) < 0 {
+                if io::Error::last_os_error().raw_os_error() != Some(libc::EACCES) {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || set(prog) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            let pid = libc::getpid().to_ne_bytes();
+            libc::close(self.said[0]);
+            libc::close(self.go[1]);
+            if libc::write(self.said[1], pid.as_ptr().cast(), 4) != 4 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || set(prog) < 0 {
-                return Err(io::Error::last_os_error());
+            let mut b = 0u8;
+            loop {
+                match libc::read(self.go[0], (&raw mut b).cast(), 1) {
+                    1 => return Ok(()),
+                    n if n < 0 && *libc::__errno_location() == libc::EINTR => continue,
+                    // rshm-trace could not seize it: the command must not run untraced,
+                    // its shm calls would fail (ENOSYS).
+                    _ => return Err(io::Error::from_raw_os_error(libc::EPERM)),
+                }
             }
         }
     }
-    Ok(())
-}
 
-/// After a successful spawn: the child is stopped at its exec (PTRACE_TRACEME); it is
-/// detached into a SIGSTOP, seized with [`OPTIONS`] and sent SIGCONT. Signals that came
-/// meanwhile are sent again once it is seized.
-pub fn adopt(pid: i32) -> Result<(), String> {
-    let fail = |what: &str| {
+    /// In rshm-trace's spawning thread, once the spawn has returned: closes rshm-trace's
+    /// copies of the child's ends (so a child that never said its pid reads as EOF).
+    pub fn spawned(&self) {
+        // SAFETY: rshm-trace's own descriptors, closed once.
+        unsafe {
+            libc::close(self.said[1]);
+            libc::close(self.go[0]);
+        }
+    }
+
+    /// In rshm-trace, while another thread spawns the child: reads its pid, seizes it
+    /// (this thread becomes its tracer) and lets it go on to its exec. None if the child
+    /// never said its pid (the spawn failed before).
+    pub fn seize(&self) -> Result<Option<i32>, String> {
+        // SAFETY: reading 4 bytes into a local buffer from rshm-trace's own end.
+        let pid = unsafe {
+            let mut b = [0u8; 4];
+            let mut got = 0;
+            while got < 4 {
+                let n = libc::read(self.said[0], b[got..].as_mut_ptr().cast(), 4 - got);
+                if n < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                if n <= 0 {
+                    break;
+                }
+                got += n as usize;
+            }
+            libc::close(self.said[0]);
+            (got == 4).then(|| i32::from_ne_bytes(b))
+        };
+        let Some(pid) = pid else {
+            // SAFETY: rshm-trace's own descriptor.
+            unsafe { libc::close(self.go[1]) };
+            return Ok(None);
+        };
+        // SAFETY: PTRACE_SEIZE takes the options as its data; no pointers. The write
+        // sends one byte from a local.
+        let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, OPTIONS) } == 0;
         let e = io::Error::last_os_error();
-        // SAFETY: kill takes no pointers; the child cannot run untraced.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        format!("--complete: {what}: {}", crate::why(&e))
-    };
-    let mut pending = vec![];
-    // The exec's SIGTRAP (other signals first, if any came).
-    loop {
-        let mut status = 0;
-        // SAFETY: `status` is a valid int.
-        if unsafe { libc::waitpid(pid, &mut status, libc::__WALL) } != pid {
-            return Err(fail("waiting for the command to start"));
+        if seized {
+            // SAFETY: as above.
+            unsafe { libc::write(self.go[1], [1u8].as_ptr().cast(), 1) };
         }
-        if !libc::WIFSTOPPED(status) {
-            return Err("--complete: the command ended before it started".into());
-        }
-        let sig = libc::WSTOPSIG(status);
-        if sig == libc::SIGTRAP {
-            break;
-        }
-        pending.push(sig);
-        // SAFETY: PTRACE_CONT with no signal: the child goes on to its exec.
-        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, 0) };
-    }
-    // SAFETY: detaching rshm-trace's own tracee with SIGSTOP delivered at once.
-    if unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, libc::SIGSTOP) } < 0 {
-        return Err(fail("PTRACE_DETACH"));
-    }
-    let mut status = 0;
-    // SAFETY: `status` is a valid int.
-    if unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED | libc::__WALL) } != pid {
-        return Err(fail("waiting for the command to stop"));
-    }
-    if !libc::WIFSTOPPED(status) {
-        return Err("--complete: the command ended before it started".into());
-    }
-    // SAFETY: PTRACE_SEIZE takes the options as its data; no pointers.
-    if unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, OPTIONS) } < 0 {
-        return Err(fail("PTRACE_SEIZE"));
-    }
-    // SAFETY: kill takes no pointers.
-    unsafe {
-        libc::kill(pid, libc::SIGCONT);
-        for sig in pending {
-            libc::kill(pid, sig);
+        // SAFETY: rshm-trace's own descriptor; closing it without a byte tells a child
+        // that could not be seized to give up.
+        unsafe { libc::close(self.go[1]) };
+        if seized {
+            Ok(Some(pid))
+        } else {
+            Err(format!(
+                "--complete: cannot trace the command (PTRACE_SEIZE): {}",
+                crate::why(&e)
+            ))
         }
     }
-    Ok(())
 }
 
-/// A traced process as its events name it: found once, from /proc.
+/// A traced task as its events name it: found from /proc at its first stopped call (its
+/// name is read again at each: an exec changes it).
 #[derive(Clone, Copy)]
 struct Who {
     /// The thread group, in rshm-trace's PID namespace.
@@ -200,6 +248,10 @@ struct Who {
     ns_pid: i32,
     ns_tid: i32,
     pid_ns: u64,
+    /// Its IPC namespace (the inode).
+    ipc_ns: u64,
+    /// /proc/TGID/comm, open: its main thread's name, read at each call (one pread).
+    comm_fd: i32,
 }
 
 /// A call between its entry and its exit.
@@ -216,6 +268,8 @@ pub struct Ptrace {
     my_ns: u64,
     pending: HashMap<i32, Pending>,
     who: HashMap<i32, Who>,
+    /// Tasks whose end a wait here took (status) before the loop could: reaped by it.
+    pub dead: Vec<(i32, i32)>,
 }
 
 /// What a stop asks of the loop after it was handled.
@@ -259,6 +313,8 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
         ns_pid: tid,
         ns_tid: tid,
         pid_ns: 0,
+        ipc_ns: 0,
+        comm_fd: -1,
     };
     let mut sub = Subject {
         rlimit_as: libc::RLIM_INFINITY,
@@ -286,6 +342,13 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
     }
     sub.pid = who.tgid;
     who.pid_ns = crate::kernel::ns(&who.tgid.to_string(), "pid");
+    who.ipc_ns = crate::kernel::ns(&who.tgid.to_string(), "ipc");
+    // SAFETY: a NUL-terminated path; the descriptor is rshm-trace's own, closed when the
+    // task exits (Ptrace::exited).
+    who.comm_fd = unsafe {
+        let path = std::ffi::CString::new(format!("/proc/{}/comm", who.tgid)).ok()?;
+        libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    };
     for (res, slot) in [
         (libc::RLIMIT_AS, &mut sub.rlimit_as),
         (libc::RLIMIT_MEMLOCK, &mut sub.rlimit_memlock),
@@ -300,14 +363,19 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
     Some((who, sub))
 }
 
-/// The name of process `pid` (its main thread's `comm`), NUL-padded.
-fn comm(pid: i32) -> [u8; 16] {
+/// A process's name (its main thread's `comm`, NUL-padded), read again from `fd`
+/// (/proc/PID/comm; all zero if it cannot be read).
+fn comm(fd: i32) -> [u8; 16] {
     let mut out = [0u8; 16];
-    if let Ok(s) = std::fs::read(format!("/proc/{pid}/comm")) {
-        let s = s.strip_suffix(b"\n").unwrap_or(&s);
-        let n = s.len().min(15);
-        out[..n].copy_from_slice(&s[..n]);
-    }
+    // SAFETY: reads at most 16 bytes into `out`.
+    let n = unsafe { libc::pread(fd, out.as_mut_ptr().cast(), 16, 0) };
+    let n = usize::try_from(n).unwrap_or(0).min(16);
+    let end = out[..n]
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(n)
+        .min(15);
+    out[end..].fill(0);
     out
 }
 
@@ -319,6 +387,7 @@ impl Ptrace {
             my_ns,
             pending: HashMap::new(),
             who: HashMap::new(),
+            dead: vec![],
         }
     }
 
@@ -327,7 +396,20 @@ impl Ptrace {
     pub fn exited(&mut self, tid: i32) -> Option<i32> {
         self.pending.remove(&tid);
         let w = self.who.remove(&tid)?;
+        if w.comm_fd >= 0 {
+            // SAFETY: rshm-trace's own descriptor, closed once.
+            unsafe { libc::close(w.comm_fd) };
+        }
         (w.tgid == tid).then_some(w.ns_pid)
+    }
+
+    /// The name a task had at its last stopped call ("?" if it made none).
+    pub fn comm(&self, tid: i32) -> String {
+        self.who.get(&tid).map_or("?".into(), |w| {
+            let c = comm(w.comm_fd);
+            let n = c.iter().position(|&b| b == 0).unwrap_or(16);
+            crate::model::comm_clean(&String::from_utf8_lossy(&c[..n]))
+        })
     }
 
     /// Whether task `tid` is a thread (not a thread group's leader), by what was learnt
@@ -412,7 +494,7 @@ impl Ptrace {
                 return Stop::Done;
             }
         };
-        let same_ns = crate::kernel::ns(&tid.to_string(), "ipc") == self.my_ns;
+        let same_ns = self.who(tid).is_some_and(|(w, _)| w.ipc_ns == self.my_ns);
         match observed::enter(args, self.strict, same_ns) {
             Entry::Go(trapped) => {
                 self.pending.insert(
@@ -423,8 +505,19 @@ impl Ptrace {
                         t0: Instant::now(),
                     },
                 );
-                // On to the exit of this system call.
+                // On to the exit of this system call, which comes next (a signal is
+                // taken only after it): waited for here, not through the event loop.
                 resume(libc::PTRACE_SYSCALL, tid, 0);
+                let mut status = 0;
+                // SAFETY: `status` is a valid int.
+                let w = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+                if w == tid && libc::WIFSTOPPED(status) {
+                    return self.stopped(tid, status, t);
+                }
+                // Killed in the call: its end is the loop's to reap.
+                if w == tid {
+                    self.dead.push((tid, status));
+                }
                 Stop::Done
             }
             Entry::Refuse { errno, msg } => {
@@ -457,8 +550,14 @@ impl Ptrace {
         };
         let dur = p.t0.elapsed().as_nanos() as u64;
         let raw = r.rax as i64;
+        // Its credentials and limits serve an explanation or the squatting warning only.
+        let needs_creds = (-4095..0).contains(&raw) || observed::asks_creds(&p.trapped);
         let sub = match self.who(tid) {
             Some((_, Some(s))) => s,
+            Some((w, None)) if !needs_creds => Subject {
+                pid: w.tgid,
+                ..Subject::default()
+            },
             _ => status(tid).map(|(_, s)| s).unwrap_or_default(),
         };
         let o = observed::leave(&p.trapped, raw, &sub);
@@ -520,8 +619,8 @@ impl Ptrace {
             lost: 0,
         };
         let origin = Origin {
-            comm: comm(w.tgid),
-            ipc_ns: crate::kernel::ns(&w.tgid.to_string(), "ipc"),
+            comm: comm(w.comm_fd),
+            ipc_ns: w.ipc_ns,
             pid_ns: w.pid_ns,
         };
         let e = encode(&stamp, &record, &origin);

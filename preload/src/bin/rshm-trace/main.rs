@@ -182,6 +182,10 @@ fn run(o: Options) -> Result<ExitCode, String> {
         cmd.env("RSHM_TRACE_TOKEN", format!("{token:016x}"));
         complete::filter(token)
     });
+    let handshake = match o.complete.then(complete::Handshake::new).transpose() {
+        Ok(h) => h,
+        Err(e) => return Err(format!("--complete: cannot make a pipe: {}", why(&e))),
+    };
     let mask = signals.original_mask();
     // SAFETY: between fork and exec the child only restores the signal mask and the
     // descriptor limit it would have had without rshm-trace, and with --complete asks to
@@ -191,14 +195,34 @@ fn run(o: Options) -> Result<ExitCode, String> {
         cmd.pre_exec(move || {
             libc::sigprocmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
             libc::setrlimit(libc::RLIMIT_NOFILE, &nofile);
-            if let Some(f) = &filter {
-                complete::in_child(f)?;
+            if let (Some(f), Some(h)) = (&filter, &handshake) {
+                h.in_child(f)?;
             }
             Ok(())
         });
     }
     let start_ns = now_ns();
-    let child = match cmd.spawn() {
+    // With --complete, another thread spawns (spawn returns only after the exec) while
+    // this one, the tracer of the run, seizes the child before its exec.
+    let spawned = match handshake {
+        None => cmd.spawn(),
+        Some(h) => std::thread::scope(|s| {
+            let spawner = s.spawn(move || {
+                let r = cmd.spawn();
+                h.spawned();
+                r
+            });
+            let seized = h.seize();
+            let r = spawner
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the spawning thread panicked")));
+            match seized {
+                Err(e) => Err(io::Error::other(e)),
+                Ok(_) => r,
+            }
+        }),
+    };
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let code = if e.kind() == io::ErrorKind::NotFound {
@@ -206,18 +230,10 @@ fn run(o: Options) -> Result<ExitCode, String> {
             } else {
                 126
             };
-            let what = if o.complete && code == 126 {
-                " (--complete: the seccomp filter or PTRACE_TRACEME was refused)"
-            } else {
-                ""
-            };
-            eprintln!("rshm-trace: cannot run {name}: {}{what}", why(&e));
+            eprintln!("rshm-trace: cannot run {name}: {}", why(&e));
             return Ok(ExitCode::from(code));
         }
     };
-    if o.complete {
-        complete::adopt(child.id() as i32)?;
-    }
     // --complete sees the calls of static and set-id programs at their stops.
     let blind = (!o.complete).then(|| elf::resolve(&o.command[0])).flatten();
     let static_note = blind.and_then(|p| {

@@ -120,6 +120,10 @@ const GRACE: Duration = Duration::from_millis(100);
 /// How long a pending slot waits before rshm-trace asks whether its claimer is alive.
 const STUCK: Duration = Duration::from_secs(1);
 
+/// `--complete`: how long rshm-trace looks for a tracee's next stop after handling one,
+/// before it sleeps (a wakeup costs more than the look).
+const SPIN: Duration = Duration::from_micros(20);
+
 /// How often, at most, a sleeping rshm-trace wakes to ask the kernel how many
 /// attachments the run's live segments have (five times as often while events come).
 const SAMPLE_MS: i32 = 100;
@@ -372,7 +376,25 @@ impl Loop<'_> {
         let Some(p) = self.ptrace.as_mut() else {
             return (true, false);
         };
+        let mut handled = false;
+        let mut spun = Instant::now();
         loop {
+            // Ends a wait at a stop took before this loop could (killed in a call).
+            for (pid, status) in std::mem::take(&mut p.dead) {
+                if !p.is_thread(pid) {
+                    r.pids.insert(pid, p.comm(pid));
+                }
+                if let Some(ns_pid) = p.exited(pid) {
+                    t.exited(ns_pid);
+                }
+                if pid == self.child {
+                    r.exit = if libc::WIFSIGNALED(status) {
+                        Exit::Signal(libc::WTERMSIG(status))
+                    } else {
+                        Exit::Code(libc::WEXITSTATUS(status))
+                    };
+                }
+            }
             // SAFETY: siginfo_t is plain data; waitid fills it in.
             let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
             // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
@@ -391,17 +413,34 @@ impl Loop<'_> {
             // SAFETY: waitid filled si in for a child state change (or left it zero).
             let pid = unsafe { si.si_pid() };
             if pid == 0 {
+                // A tracee just let go on after a stopped call often stops at its next
+                // one within microseconds: looked for a little longer (yielding) before
+                // the loop goes back to sleep on its signals.
+                if handled && spun.elapsed() < SPIN {
+                    // SAFETY: sched_yield takes no arguments.
+                    unsafe { libc::sched_yield() };
+                    continue;
+                }
                 return (false, flush);
             }
+            handled = true;
+            spun = Instant::now();
             let code = si.si_code;
             let mut status = 0;
-            if code == libc::CLD_TRAPPED || code == libc::CLD_STOPPED {
+            if code == libc::CLD_TRAPPED {
+                // A ptrace stop: si_status is the whole stop code (signal | event << 8),
+                // as waitpid would give it. Not taken: resuming the tracee ends the stop.
+                // SAFETY: waitid filled si in for a stopped child.
+                let stop = unsafe { si.si_status() };
+                let status = (stop << 8) | 0x7f;
+                flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
+                continue;
+            }
+            if code == libc::CLD_STOPPED {
+                // Not a tracee's (cannot be, every descendant is one): taken, or it would be
+                // reported again.
                 // SAFETY: `status` is a valid int.
-                if unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) } == pid
-                    && libc::WIFSTOPPED(status)
-                {
-                    flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
-                }
+                unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
                 continue;
             }
             let thread = p.is_thread(pid);
