@@ -536,6 +536,8 @@ impl Ptrace {
                     ts_ns,
                     0,
                 );
+                // The line is written before the program can say anything about it.
+                t.flush();
                 resume(libc::PTRACE_CONT, tid, 0);
                 Stop::Flush
             }
@@ -577,6 +579,10 @@ impl Ptrace {
             p.ts_ns,
             dur,
         );
+        if o.warns {
+            // The line is written before the program can say anything about it.
+            t.flush();
+        }
         resume(libc::PTRACE_CONT, tid, 0);
         if o.warns { Stop::Flush } else { Stop::Done }
     }

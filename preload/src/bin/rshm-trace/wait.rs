@@ -278,9 +278,10 @@ impl Loop<'_> {
             }
             if check_children {
                 done = if self.ptrace.is_some() {
-                    // What the stopped processes published before their stops comes first.
-                    rings.poll(t, Duration::ZERO);
-                    let (done, flush) = self.reap_traced(&mut reaped, t);
+                    // What a stopped process published before its stop comes first.
+                    let (done, flush) = self.reap_traced(&mut reaped, t, &mut |t| {
+                        rings.poll(t, Duration::ZERO);
+                    });
                     if flush {
                         rings.flush(t);
                         last_flush = Instant::now();
@@ -371,7 +372,13 @@ impl Loop<'_> {
     /// [`reap`](Self::reap) for `--complete`: the children's state changes are ptrace stops
     /// too (handled, and the tracee let go on), and threads' exits (forgotten). True when
     /// the run is over; and whether a line a stopped call waits for must be written.
-    fn reap_traced(&mut self, r: &mut Reaped, t: &mut Tracer) -> (bool, bool) {
+    /// `before` runs before each stop is handled (it takes what the rings hold).
+    fn reap_traced(
+        &mut self,
+        r: &mut Reaped,
+        t: &mut Tracer,
+        before: &mut dyn FnMut(&mut Tracer),
+    ) -> (bool, bool) {
         let mut flush = false;
         let Some(p) = self.ptrace.as_mut() else {
             return (true, false);
@@ -433,6 +440,7 @@ impl Loop<'_> {
                 // SAFETY: waitid filled si in for a stopped child.
                 let stop = unsafe { si.si_status() };
                 let status = (stop << 8) | 0x7f;
+                before(t);
                 flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
                 continue;
             }
