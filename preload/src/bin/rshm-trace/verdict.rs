@@ -58,7 +58,13 @@ pub fn settle(
             run.foreign_pids.len()
         ));
     }
-    if run.total_calls() == 0 && run.blind.is_empty() {
+    if run.total_calls() == 0 && run.blind.is_empty() && run.trapped.is_some() {
+        run.blind.push(format!(
+            "no shm call was seen: {} and the processes it started made no shm system call, \
+             by any path",
+            run.command.first().map_or("the command", String::as_str)
+        ));
+    } else if run.total_calls() == 0 && run.blind.is_empty() {
         run.blind.push(format!(
             "no shm call was seen: {} made none through libc's shmget, shmat, shmdt or shmctl \
              (a statically linked program, or a raw system call, would not be seen)",

@@ -206,17 +206,12 @@ impl Loop<'_> {
             for ev in &evs[..n.max(0) as usize] {
                 match ev.u64 {
                     LISTEN => {
-                        while let Some(c) = self.listener.accept() {
-                            epoll_add(ep, c, c as u64);
-                            conns.push(c);
-                        }
+                        let why =
+                            accept_all(self.listener, ep, &mut conns, &mut buf, t, &mut rings);
                         // Out of descriptors: the pending connection stays, and the
                         // listener would be ready at every look. It is left out until a
                         // connection closes.
-                        if matches!(
-                            io::Error::last_os_error().raw_os_error(),
-                            Some(libc::EMFILE | libc::ENFILE)
-                        ) {
+                        if matches!(why, Some(libc::EMFILE | libc::ENFILE)) {
                             // SAFETY: removing rshm-trace's own listener from its epoll set.
                             unsafe {
                                 libc::epoll_ctl(
@@ -278,10 +273,16 @@ impl Loop<'_> {
             }
             if check_children {
                 done = if self.ptrace.is_some() {
-                    // What a stopped process published before its stop comes first.
-                    let (done, flush) = self.reap_traced(&mut reaped, t, &mut |t| {
-                        rings.poll(t, Duration::ZERO);
-                    });
+                    // What a stopped process published before its stop comes first: its
+                    // ring (and, for a process just started, its connection and hello).
+                    let listener = self.listener;
+                    let mut ptrace = self.ptrace.take();
+                    let (done, flush) =
+                        reap_traced(ptrace.as_mut(), self.child, &mut reaped, t, &mut |t| {
+                            accept_all(listener, ep, &mut conns, &mut buf, t, &mut rings);
+                            rings.poll(t, Duration::ZERO);
+                        });
+                    self.ptrace = ptrace;
                     if flush {
                         rings.flush(t);
                         last_flush = Instant::now();
@@ -369,107 +370,6 @@ impl Loop<'_> {
         }
     }
 
-    /// [`reap`](Self::reap) for `--complete`: the children's state changes are ptrace stops
-    /// too (handled, and the tracee let go on), and threads' exits (forgotten). True when
-    /// the run is over; and whether a line a stopped call waits for must be written.
-    /// `before` runs before each stop is handled (it takes what the rings hold).
-    fn reap_traced(
-        &mut self,
-        r: &mut Reaped,
-        t: &mut Tracer,
-        before: &mut dyn FnMut(&mut Tracer),
-    ) -> (bool, bool) {
-        let mut flush = false;
-        let Some(p) = self.ptrace.as_mut() else {
-            return (true, false);
-        };
-        let mut handled = false;
-        let mut spun = Instant::now();
-        loop {
-            // Ends a wait at a stop took before this loop could (killed in a call).
-            for (pid, status) in std::mem::take(&mut p.dead) {
-                if !p.is_thread(pid) {
-                    r.pids.insert(pid, p.comm(pid));
-                }
-                if let Some(ns_pid) = p.exited(pid) {
-                    t.exited(ns_pid);
-                }
-                if pid == self.child {
-                    r.exit = if libc::WIFSIGNALED(status) {
-                        Exit::Signal(libc::WTERMSIG(status))
-                    } else {
-                        Exit::Code(libc::WEXITSTATUS(status))
-                    };
-                }
-            }
-            // SAFETY: siginfo_t is plain data; waitid fills it in.
-            let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
-            // WSTOPPED; __WALL: threads too.)
-            let w = unsafe {
-                libc::waitid(
-                    libc::P_ALL,
-                    0,
-                    &mut si,
-                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
-                )
-            };
-            if w != 0 {
-                return (true, flush);
-            }
-            // SAFETY: waitid filled si in for a child state change (or left it zero).
-            let pid = unsafe { si.si_pid() };
-            if pid == 0 {
-                // A tracee just let go on after a stopped call often stops at its next
-                // one within microseconds: looked for a little longer (yielding) before
-                // the loop goes back to sleep on its signals.
-                if handled && spun.elapsed() < SPIN {
-                    // SAFETY: sched_yield takes no arguments.
-                    unsafe { libc::sched_yield() };
-                    continue;
-                }
-                return (false, flush);
-            }
-            handled = true;
-            spun = Instant::now();
-            let code = si.si_code;
-            let mut status = 0;
-            if code == libc::CLD_TRAPPED {
-                // A ptrace stop: si_status is the whole stop code (signal | event << 8),
-                // as waitpid would give it. Not taken: resuming the tracee ends the stop.
-                // SAFETY: waitid filled si in for a stopped child.
-                let stop = unsafe { si.si_status() };
-                let status = (stop << 8) | 0x7f;
-                before(t);
-                flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
-                continue;
-            }
-            if code == libc::CLD_STOPPED {
-                // Not a tracee's (cannot be, every descendant is one): taken, or it would be
-                // reported again.
-                // SAFETY: `status` is a valid int.
-                unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
-                continue;
-            }
-            let thread = p.is_thread(pid);
-            if !thread {
-                r.pids.insert(pid, comm(pid));
-            }
-            // SAFETY: `status` is a valid int.
-            unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
-            if let Some(ns_pid) = p.exited(pid) {
-                t.exited(ns_pid);
-            }
-            if pid == self.child {
-                r.exit = if libc::WIFSIGNALED(status) {
-                    Exit::Signal(libc::WTERMSIG(status))
-                } else {
-                    Exit::Code(libc::WEXITSTATUS(status))
-                };
-            }
-        }
-    }
-
     /// Whether the command has left rshm-trace's process group (`setsid`, `timeout`): a
     /// signal from the terminal (Ctrl-C) reached rshm-trace's group, not the command.
     fn left_my_group(&self, r: &Reaped) -> bool {
@@ -491,6 +391,108 @@ impl Loop<'_> {
     }
 }
 
+/// `Loop::reap` for `--complete`: the children's state changes are ptrace stops
+/// too (handled, and the tracee let go on), and threads' exits (forgotten). True when
+/// the run is over; and whether a line a stopped call waits for must be written.
+/// `before` runs before each stop is handled (it takes what the rings hold).
+fn reap_traced(
+    p: Option<&mut crate::complete::Ptrace>,
+    child: i32,
+    r: &mut Reaped,
+    t: &mut Tracer,
+    before: &mut dyn FnMut(&mut Tracer),
+) -> (bool, bool) {
+    let mut flush = false;
+    let Some(p) = p else {
+        return (true, false);
+    };
+    let mut handled = false;
+    let mut spun = Instant::now();
+    loop {
+        // Ends a wait at a stop took before this loop could (killed in a call).
+        for (pid, status) in std::mem::take(&mut p.dead) {
+            if !p.is_thread(pid) {
+                r.pids.insert(pid, p.comm(pid));
+            }
+            if let Some(ns_pid) = p.exited(pid) {
+                t.exited(ns_pid);
+            }
+            if pid == child {
+                r.exit = if libc::WIFSIGNALED(status) {
+                    Exit::Signal(libc::WTERMSIG(status))
+                } else {
+                    Exit::Code(libc::WEXITSTATUS(status))
+                };
+            }
+        }
+        // SAFETY: siginfo_t is plain data; waitid fills it in.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
+        // WSTOPPED; __WALL: threads too.)
+        let w = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut si,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+            )
+        };
+        if w != 0 {
+            return (true, flush);
+        }
+        // SAFETY: waitid filled si in for a child state change (or left it zero).
+        let pid = unsafe { si.si_pid() };
+        if pid == 0 {
+            // A tracee just let go on after a stopped call often stops at its next
+            // one within microseconds: looked for a little longer (yielding) before
+            // the loop goes back to sleep on its signals.
+            if handled && spun.elapsed() < SPIN {
+                // SAFETY: sched_yield takes no arguments.
+                unsafe { libc::sched_yield() };
+                continue;
+            }
+            return (false, flush);
+        }
+        handled = true;
+        spun = Instant::now();
+        let code = si.si_code;
+        let mut status = 0;
+        if code == libc::CLD_TRAPPED {
+            // A ptrace stop: si_status is the whole stop code (signal | event << 8),
+            // as waitpid would give it. Not taken: resuming the tracee ends the stop.
+            // SAFETY: waitid filled si in for a stopped child.
+            let stop = unsafe { si.si_status() };
+            let status = (stop << 8) | 0x7f;
+            before(t);
+            flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
+            continue;
+        }
+        if code == libc::CLD_STOPPED {
+            // Not a tracee's (cannot be, every descendant is one): taken, or it would be
+            // reported again.
+            // SAFETY: `status` is a valid int.
+            unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
+            continue;
+        }
+        let thread = p.is_thread(pid);
+        if !thread {
+            r.pids.insert(pid, comm(pid));
+        }
+        // SAFETY: `status` is a valid int.
+        unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if let Some(ns_pid) = p.exited(pid) {
+            t.exited(ns_pid);
+        }
+        if pid == child {
+            r.exit = if libc::WIFSIGNALED(status) {
+                Exit::Signal(libc::WTERMSIG(status))
+            } else {
+                Exit::Code(libc::WEXITSTATUS(status))
+            };
+        }
+    }
+}
+
 /// Naps NAP, or less if a descriptor becomes ready (a wakeup on a connection).
 fn nap(ep: i32) {
     let mut p = libc::pollfd {
@@ -504,6 +506,33 @@ fn nap(ep: i32) {
     };
     // SAFETY: one pollfd and a timespec, alive for the call; no signal mask.
     unsafe { libc::ppoll(&mut p, 1, &ts, std::ptr::null()) };
+}
+
+/// Accepts every pending connection, adds it to the epoll set `ep` and `conns`, and reads
+/// what it holds at once (its hello names its ring, whose events may be older than a stop
+/// about to be handled). Returns the errno that ended the accepting (EAGAIN: none left).
+fn accept_all(
+    listener: &Listener,
+    ep: i32,
+    conns: &mut Vec<i32>,
+    buf: &mut [u8],
+    t: &mut Tracer,
+    rings: &mut Rings,
+) -> Option<i32> {
+    loop {
+        let Some(c) = listener.accept() else {
+            return io::Error::last_os_error().raw_os_error();
+        };
+        epoll_add(ep, c, c as u64);
+        conns.push(c);
+        if drain(c, buf, t, rings) {
+            rings.conn_closed(c);
+            t.closed(c);
+            // SAFETY: rshm-trace's own connection; closing drops it from epoll.
+            unsafe { libc::close(c) };
+            conns.retain(|&x| x != c);
+        }
+    }
 }
 
 /// Reads every record waiting on connection `c`. True when it is closed.
