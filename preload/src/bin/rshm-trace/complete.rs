@@ -44,7 +44,8 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
-    | libc::PTRACE_O_TRACECLONE;
+    | libc::PTRACE_O_TRACECLONE
+    | libc::PTRACE_O_TRACEEXEC;
 
 /// A random token for this run (never 0).
 pub fn token() -> u64 {
@@ -238,8 +239,8 @@ impl Handshake {
     }
 }
 
-/// A traced task as its events name it: found from /proc at its first stopped call (its
-/// name is read again at each: an exec changes it).
+/// A traced task as its events name it: found from /proc at its first stopped call, and
+/// again after an exec (as the preload library asks once per process image).
 #[derive(Clone, Copy)]
 struct Who {
     /// The thread group, in rshm-trace's PID namespace.
@@ -250,8 +251,8 @@ struct Who {
     pid_ns: u64,
     /// Its IPC namespace (the inode).
     ipc_ns: u64,
-    /// /proc/TGID/comm, open: its main thread's name, read at each call (one pread).
-    comm_fd: i32,
+    /// Its main thread's name, NUL-padded.
+    comm: [u8; 16],
 }
 
 /// A call between its entry and its exit.
@@ -314,7 +315,7 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
         ns_tid: tid,
         pid_ns: 0,
         ipc_ns: 0,
-        comm_fd: -1,
+        comm: [0; 16],
     };
     let mut sub = Subject {
         rlimit_as: libc::RLIM_INFINITY,
@@ -343,12 +344,7 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
     sub.pid = who.tgid;
     who.pid_ns = crate::kernel::ns(&who.tgid.to_string(), "pid");
     who.ipc_ns = crate::kernel::ns(&who.tgid.to_string(), "ipc");
-    // SAFETY: a NUL-terminated path; the descriptor is rshm-trace's own, closed when the
-    // task exits (Ptrace::exited).
-    who.comm_fd = unsafe {
-        let path = std::ffi::CString::new(format!("/proc/{}/comm", who.tgid)).ok()?;
-        libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
-    };
+    who.comm = comm(who.tgid);
     for (res, slot) in [
         (libc::RLIMIT_AS, &mut sub.rlimit_as),
         (libc::RLIMIT_MEMLOCK, &mut sub.rlimit_memlock),
@@ -363,19 +359,14 @@ fn status(tid: i32) -> Option<(Who, Subject)> {
     Some((who, sub))
 }
 
-/// A process's name (its main thread's `comm`, NUL-padded), read again from `fd`
-/// (/proc/PID/comm; all zero if it cannot be read).
-fn comm(fd: i32) -> [u8; 16] {
+/// The name of process `pid` (its main thread's `comm`), NUL-padded.
+fn comm(pid: i32) -> [u8; 16] {
     let mut out = [0u8; 16];
-    // SAFETY: reads at most 16 bytes into `out`.
-    let n = unsafe { libc::pread(fd, out.as_mut_ptr().cast(), 16, 0) };
-    let n = usize::try_from(n).unwrap_or(0).min(16);
-    let end = out[..n]
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(n)
-        .min(15);
-    out[end..].fill(0);
+    if let Ok(s) = std::fs::read(format!("/proc/{pid}/comm")) {
+        let s = s.strip_suffix(b"\n").unwrap_or(&s);
+        let n = s.len().min(15);
+        out[..n].copy_from_slice(&s[..n]);
+    }
     out
 }
 
@@ -396,20 +387,21 @@ impl Ptrace {
     pub fn exited(&mut self, tid: i32) -> Option<i32> {
         self.pending.remove(&tid);
         let w = self.who.remove(&tid)?;
-        if w.comm_fd >= 0 {
-            // SAFETY: rshm-trace's own descriptor, closed once.
-            unsafe { libc::close(w.comm_fd) };
-        }
         (w.tgid == tid).then_some(w.ns_pid)
     }
 
     /// The name a task had at its last stopped call ("?" if it made none).
     pub fn comm(&self, tid: i32) -> String {
         self.who.get(&tid).map_or("?".into(), |w| {
-            let c = comm(w.comm_fd);
-            let n = c.iter().position(|&b| b == 0).unwrap_or(16);
-            crate::model::comm_clean(&String::from_utf8_lossy(&c[..n]))
+            let n = w.comm.iter().position(|&b| b == 0).unwrap_or(16);
+            crate::model::comm_clean(&String::from_utf8_lossy(&w.comm[..n]))
         })
+    }
+
+    /// Whether task `tid` has made a stopped call in its present image (what it is is
+    /// known): a task that has not may have a preload library's connection not yet read.
+    pub fn knows(&self, tid: i32) -> bool {
+        self.who.contains_key(&tid)
     }
 
     /// Whether task `tid` is a thread (not a thread group's leader), by what was learnt
@@ -447,7 +439,17 @@ impl Ptrace {
                 }
             }
             0 if sig == libc::SIGTRAP | 0x80 => return self.exit(tid, t),
-            // fork, vfork, clone (the child is seized already), vfork-done, exec.
+            libc::PTRACE_EVENT_EXEC => {
+                // A new image: its name changed (and a thread that exec'd took the
+                // leader's tid); asked again at its next stopped call.
+                let mut former: libc::c_ulong = 0;
+                // SAFETY: PTRACE_GETEVENTMSG writes one unsigned long into `former`.
+                unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, tid, 0, &mut former) };
+                self.who.remove(&(former as i32));
+                self.who.remove(&tid);
+                resume(libc::PTRACE_CONT, tid, 0);
+            }
+            // fork, vfork, clone (the child is seized already), vfork-done.
             e if e != 0 => resume(libc::PTRACE_CONT, tid, 0),
             // A signal on its way to the tracee: delivered as it was.
             _ => resume(libc::PTRACE_CONT, tid, sig),
@@ -625,7 +627,7 @@ impl Ptrace {
             lost: 0,
         };
         let origin = Origin {
-            comm: comm(w.comm_fd),
+            comm: w.comm,
             ipc_ns: w.ipc_ns,
             pid_ns: w.pid_ns,
         };

@@ -277,11 +277,19 @@ impl Loop<'_> {
                     // ring (and, for a process just started, its connection and hello).
                     let listener = self.listener;
                     let mut ptrace = self.ptrace.take();
-                    let (done, flush) =
-                        reap_traced(ptrace.as_mut(), self.child, &mut reaped, t, &mut |t| {
-                            accept_all(listener, ep, &mut conns, &mut buf, t, &mut rings);
+                    let (done, flush) = reap_traced(
+                        ptrace.as_mut(),
+                        self.child,
+                        &mut reaped,
+                        t,
+                        &mut |t, fresh| {
+                            // A task's first stop in an image: its connection may be waiting.
+                            if fresh {
+                                accept_all(listener, ep, &mut conns, &mut buf, t, &mut rings);
+                            }
                             rings.poll(t, Duration::ZERO);
-                        });
+                        },
+                    );
                     self.ptrace = ptrace;
                     if flush {
                         rings.flush(t);
@@ -394,13 +402,14 @@ impl Loop<'_> {
 /// `Loop::reap` for `--complete`: the children's state changes are ptrace stops
 /// too (handled, and the tracee let go on), and threads' exits (forgotten). True when
 /// the run is over; and whether a line a stopped call waits for must be written.
-/// `before` runs before each stop is handled (it takes what the rings hold).
+/// `before` runs before each stop is handled (it takes what the rings hold, and, when
+/// the task is new to the tracer, the connections waiting).
 fn reap_traced(
     p: Option<&mut crate::complete::Ptrace>,
     child: i32,
     r: &mut Reaped,
     t: &mut Tracer,
-    before: &mut dyn FnMut(&mut Tracer),
+    before: &mut dyn FnMut(&mut Tracer, bool),
 ) -> (bool, bool) {
     let mut flush = false;
     let Some(p) = p else {
@@ -463,7 +472,7 @@ fn reap_traced(
             // SAFETY: waitid filled si in for a stopped child.
             let stop = unsafe { si.si_status() };
             let status = (stop << 8) | 0x7f;
-            before(t);
+            before(t, !p.knows(pid));
             flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
             continue;
         }
