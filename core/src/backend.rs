@@ -12,19 +12,35 @@ use libc::{c_int, key_t, shmid_ds, size_t};
 /// Under `--complete`, a seccomp filter stops every shm system call of the traced
 /// processes for rshm-trace to see, except those whose fourth argument register (which
 /// shmget, shmat, shmdt and shmctl ignore) holds the run's token: the calls this library
-/// makes itself, which it reports as events already. Set once, from
-/// `RSHM_TRACE_TOKEN`, when the configuration is read.
+/// makes itself, which it reports as events already. Set once this process has reached
+/// rshm-trace (see `channel::mark_own_calls`).
 static TOKEN: AtomicU64 = AtomicU64::new(0);
 
-/// Marks this library's system calls with `token` from now on (see [`TOKEN`]).
+/// The same mark on rshm's own questions to the kernel ([`Direct`]), from the moment the
+/// channel's name is known, reached or not: they are never the program's calls.
+static OWN: AtomicU64 = AtomicU64::new(0);
+
+/// Marks the calls this library makes for the program with `token` from now on (see
+/// [`TOKEN`]): once it reports them to rshm-trace.
 pub fn set_token(token: u64) {
     TOKEN.store(token, Relaxed);
 }
 
-/// The mark for this library's system calls (0: none).
+/// Marks rshm's own questions to the kernel with `token` from now on (see [`OWN`]).
+pub fn set_own_token(token: u64) {
+    OWN.store(token, Relaxed);
+}
+
+/// The mark for the calls this library makes for the program (0: none).
 #[inline(always)]
 pub fn token() -> u64 {
     TOKEN.load(Relaxed)
+}
+
+/// The mark for rshm's own questions (0: none).
+#[inline(always)]
+pub fn own_token() -> u64 {
+    OWN.load(Relaxed)
 }
 
 /// What shmat returns on failure, as an address.
@@ -68,25 +84,25 @@ pub struct Syscall;
 impl Backend for Syscall {
     #[inline(always)]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
-        sys::shmget(key, size, flags)
+        sys::shmget(key, size, flags, token())
     }
 
     #[inline(always)]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         // SAFETY: the caller upholds shmat's contract (see the trait).
-        unsafe { sys::shmat(shmid, addr, flags) }
+        unsafe { sys::shmat(shmid, addr, flags, token()) }
     }
 
     #[inline(always)]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { sys::shmdt(addr) }
+        unsafe { sys::shmdt(addr, token()) }
     }
 
     #[inline(always)]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { sys::shmctl(shmid, cmd, buf) }
+        unsafe { sys::shmctl(shmid, cmd, buf, token()) }
     }
 }
 
@@ -99,25 +115,25 @@ pub struct Direct;
 impl Backend for Direct {
     #[inline]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
-        direct::shmget(key, size, flags)
+        direct::shmget(key, size, flags, own_token())
     }
 
     #[inline]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         // SAFETY: the caller upholds shmat's contract (see the trait).
-        unsafe { direct::shmat(shmid, addr, flags) }
+        unsafe { direct::shmat(shmid, addr, flags, own_token()) }
     }
 
     #[inline]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { direct::shmdt(addr) }
+        unsafe { direct::shmdt(addr, own_token()) }
     }
 
     #[inline]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { direct::shmctl(shmid, cmd, buf) }
+        unsafe { direct::shmctl(shmid, cmd, buf, own_token()) }
     }
 }
 
@@ -131,30 +147,30 @@ use sys as direct;
 mod direct {
     use libc::{c_int, key_t, shmid_ds, size_t};
 
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: u64) -> c_int {
         // SAFETY: shmget takes no pointers.
-        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags, super::token()) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags, mark) as c_int }
     }
 
     /// # Safety
     /// As shmat(2).
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: u64) -> usize {
         // SAFETY: the caller upholds shmat's contract.
-        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags, super::token()) as usize }
+        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags, mark) as usize }
     }
 
     /// # Safety
     /// As shmdt(2).
-    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, mark: u64) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { libc::syscall(libc::SYS_shmdt, addr, 0, 0, super::token()) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmdt, addr, 0, 0, mark) as c_int }
     }
 
     /// # Safety
     /// `buf` must fit `cmd`.
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: u64) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf, super::token()) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf, mark) as c_int }
     }
 }
 
@@ -169,14 +185,14 @@ mod sys {
     use libc::{c_int, key_t, shmid_ds, size_t};
 
     /// System call `n` with three arguments (each passed as the kernel reads its
-    /// register: an `int` sign-extended, as glibc passes it), and rshm's mark in the
+    /// register: an `int` sign-extended, as glibc passes it), and rshm's `mark` in the
     /// fourth register, which these calls ignore (see [`super::TOKEN`]).
     ///
     /// # Safety
     /// As the system call itself: the memory its arguments name must be what it reads
     /// or writes.
     #[inline(always)]
-    unsafe fn call3(n: libc::c_long, a: u64, b: u64, c: u64) -> i64 {
+    unsafe fn call3(n: libc::c_long, a: u64, b: u64, c: u64, mark: u64) -> i64 {
         let ret: i64;
         // SAFETY: the caller vouches for the memory the call touches; `syscall` clobbers
         // rcx and r11 and nothing else, and does not touch the stack.
@@ -187,7 +203,7 @@ mod sys {
                 in("rdi") a,
                 in("rsi") b,
                 in("rdx") c,
-                in("r10") super::token(),
+                in("r10") mark,
                 lateout("rcx") _,
                 lateout("r11") _,
                 options(nostack),
@@ -209,25 +225,41 @@ mod sys {
     }
 
     #[inline(always)]
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: u64) -> c_int {
         // SAFETY: shmget takes no pointers.
-        result(unsafe { call3(libc::SYS_shmget, key as u64, size as u64, flags as u64) }) as c_int
+        result(unsafe {
+            call3(
+                libc::SYS_shmget,
+                key as u64,
+                size as u64,
+                flags as u64,
+                mark,
+            )
+        }) as c_int
     }
 
     /// # Safety
     /// As shmat(2).
     #[inline(always)]
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: u64) -> usize {
         // SAFETY: the caller upholds shmat's contract.
-        result(unsafe { call3(libc::SYS_shmat, shmid as u64, addr as u64, flags as u64) }) as usize
+        result(unsafe {
+            call3(
+                libc::SYS_shmat,
+                shmid as u64,
+                addr as u64,
+                flags as u64,
+                mark,
+            )
+        }) as usize
     }
 
     /// # Safety
     /// As shmdt(2).
     #[inline(always)]
-    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, mark: u64) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        result(unsafe { call3(libc::SYS_shmdt, addr as u64, 0, 0) }) as c_int
+        result(unsafe { call3(libc::SYS_shmdt, addr as u64, 0, 0, mark) }) as c_int
     }
 
     /// 64-bit Linux takes the command as it is (glibc adds no IPC_64 bit there), and
@@ -236,9 +268,10 @@ mod sys {
     /// # Safety
     /// `buf` must fit `cmd`.
     #[inline(always)]
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: u64) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        result(unsafe { call3(libc::SYS_shmctl, shmid as u64, cmd as u64, buf as u64) }) as c_int
+        result(unsafe { call3(libc::SYS_shmctl, shmid as u64, cmd as u64, buf as u64, mark) })
+            as c_int
     }
 }
 
@@ -247,28 +280,28 @@ mod sys {
 mod sys {
     use libc::{c_int, c_void, key_t, shmid_ds, size_t};
 
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, _mark: u64) -> c_int {
         // SAFETY: shmget takes no pointers.
         unsafe { libc::shmget(key, size, flags) }
     }
 
     /// # Safety
     /// As shmat(2).
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, _mark: u64) -> usize {
         // SAFETY: the caller upholds shmat's contract.
         unsafe { libc::shmat(shmid, addr as *const c_void, flags) as usize }
     }
 
     /// # Safety
     /// As shmdt(2).
-    pub(super) unsafe fn shmdt(addr: usize) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, _mark: u64) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
         unsafe { libc::shmdt(addr as *const c_void) }
     }
 
     /// # Safety
     /// `buf` must fit `cmd`.
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, _mark: u64) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
         unsafe { libc::shmctl(shmid, cmd, buf) }
     }

@@ -83,6 +83,7 @@ pub fn set(path: &[u8]) -> bool {
     for (d, s) in a.sun_path.iter_mut().zip(path) {
         *d = *s as libc::c_char;
     }
+    crate::backend::set_own_token(run_token());
     ON.store(true, Release);
     true
 }
@@ -162,6 +163,7 @@ fn connect() -> Option<c_int> {
         Ok(_) => {
             DEV.store(dev, Relaxed);
             INO.store(ino, Relaxed);
+            crate::backend::set_token(run_token());
             Some(fd)
         }
         Err(_) => {
@@ -170,6 +172,34 @@ fn connect() -> Option<c_int> {
             own_fd_published()
         }
     }
+}
+
+/// The run's mark on this library's system calls: the first 16 hex digits of the
+/// socket's name (rshm-trace names it by 32 random ones; 0 for another name). Under
+/// `rshm-trace --complete` a seccomp filter stops every shm system call but those
+/// carrying it (see `crate::backend::token`). rshm's own questions carry it as soon as
+/// the name is known ([`set`]); the calls it makes for the program once rshm-trace is
+/// reached (a process that cannot reach it reports nothing, so its calls must be
+/// stopped). It comes with the channel's name, not a variable of its own, so a child
+/// given one has the other.
+fn run_token() -> u64 {
+    // SAFETY: ADDR is written only before ON is published, by the thread calling `set`
+    // or after ON was seen set.
+    let path = unsafe { &(*ADDR.0.get()).sun_path };
+    let len = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+    let name = &path[..len];
+    let start = name
+        .iter()
+        .rposition(|&c| c as u8 == b'/')
+        .map_or(0, |i| i + 1);
+    name.get(start..start + 16)
+        .and_then(|digits| {
+            digits.iter().try_fold(0u64, |n, &c| {
+                let d = (c as u8 as char).to_digit(16)?;
+                Some(n << 4 | u64::from(d))
+            })
+        })
+        .unwrap_or(0)
 }
 
 /// The descriptor another thread published (waiting for its identity to be stored).

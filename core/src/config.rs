@@ -301,11 +301,6 @@ fn read_env(default: Level) -> Settings {
     if let Some(path) = env(c"RSHM_TRACE_SOCKET").filter(|p| !p.is_empty()) {
         c.level = c.level.max(Level::Info);
         crate::sink::set_off();
-        // `rshm-trace --complete`: this library's own system calls carry the run's mark,
-        // so the tracer does not stop them (it has their events already).
-        if let Some(t) = env(c"RSHM_TRACE_TOKEN").and_then(hex_u64) {
-            crate::backend::set_token(t);
-        }
         // A set-user-id program is not made to wait on a socket its caller chose.
         if !secure() && !crate::channel::set(path) {
             say(format_args!(
@@ -322,17 +317,6 @@ fn read_env(default: Level) -> Settings {
         _ => crate::sink::set_stderr(),
     }
     c
-}
-
-/// Sixteen hex digits, as rshm-trace writes `RSHM_TRACE_TOKEN`.
-fn hex_u64(v: &[u8]) -> Option<u64> {
-    if v.len() != 16 {
-        return None;
-    }
-    v.iter().try_fold(0u64, |n, &b| {
-        let d = (b as char).to_digit(16)?;
-        Some(n << 4 | u64::from(d))
-    })
 }
 
 /// This process's pid (cached; see [`crate::pid`]).

@@ -7,8 +7,9 @@
 //! - The command starts with a seccomp filter (installed between fork and exec,
 //!   inherited by every descendant, never lifted) that returns `SECCOMP_RET_TRACE` for
 //!   shmget, shmat, shmdt and shmctl, unless the call's fourth argument register, which
-//!   those calls ignore, holds this run's random token: the preload library's own calls
-//!   carry it (`RSHM_TRACE_TOKEN`), and are reported as events already. Every other
+//!   those calls ignore, holds this run's token (from the channel's random name): the
+//!   preload library's own calls carry it once it has connected, and are reported as
+//!   events already. Every other
 //!   system call is allowed by the filter without looking at its arguments, which the
 //!   kernel's seccomp cache turns into no filter run at all.
 //! - rshm-trace is the ptracer of the whole tree (`PTRACE_SEIZE`, with fork, vfork and
@@ -47,16 +48,6 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEEXEC;
 
-/// A random token for this run (never 0).
-pub fn token() -> u64 {
-    let mut t = 0u64;
-    while t == 0 {
-        // SAFETY: getrandom writes at most 8 bytes into `t`.
-        unsafe { libc::getrandom((&raw mut t).cast(), 8, 0) };
-    }
-    t
-}
-
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter {
         code,
@@ -75,27 +66,36 @@ fn jump(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     }
 }
 
+/// `prctl(2)`'s PR_SET_SECCOMP.
+const PR_SET_SECCOMP: u32 = 22;
+
 /// The filter: shm system calls without `token` in their fourth argument stop for the
-/// tracer; everything else runs. (x86-64 system calls only: a 32-bit or x32 call is
-/// allowed, unseen.)
+/// tracer, and so does a process installing a seccomp filter of its own (whose refusals
+/// outrank this filter's stops: the summary says so); everything else runs. (x86-64
+/// system calls only: a 32-bit or x32 call is allowed, unseen.)
 pub fn filter(token: u64) -> Vec<libc::sock_filter> {
     let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     let ret = (libc::BPF_RET | libc::BPF_K) as u16;
     // struct seccomp_data: nr at 0, arch at 4, args[i] at 16 + 8i (little-endian halves).
+    // Jumps are relative: to instruction i + 1 + offset.
     vec![
         /* 0 */ stmt(ld, 4),
-        /* 1 */ jump(AUDIT_ARCH_X86_64, 0, 10),
+        /* 1 */ jump(AUDIT_ARCH_X86_64, 0, 14),
         /* 2 */ stmt(ld, 0),
-        /* 3 */ jump(libc::SYS_shmget as u32, 3, 0),
-        /* 4 */ jump(libc::SYS_shmat as u32, 2, 0),
-        /* 5 */ jump(libc::SYS_shmctl as u32, 1, 0),
-        /* 6 */ jump(libc::SYS_shmdt as u32, 0, 5),
-        /* 7 */ stmt(ld, 16 + 3 * 8),
-        /* 8 */ jump(token as u32, 0, 2),
-        /* 9 */ stmt(ld, 16 + 3 * 8 + 4),
-        /* 10 */ jump((token >> 32) as u32, 1, 0),
-        /* 11 */ stmt(ret, SECCOMP_RET_TRACE),
-        /* 12 */ stmt(ret, SECCOMP_RET_ALLOW),
+        /* 3 */ jump(libc::SYS_shmget as u32, 7, 0),
+        /* 4 */ jump(libc::SYS_shmat as u32, 6, 0),
+        /* 5 */ jump(libc::SYS_shmctl as u32, 5, 0),
+        /* 6 */ jump(libc::SYS_shmdt as u32, 4, 0),
+        /* 7 */ jump(libc::SYS_seccomp as u32, 7, 0),
+        /* 8 */ jump(libc::SYS_prctl as u32, 0, 7),
+        /* 9 */ stmt(ld, 16),
+        /* 10 */ jump(PR_SET_SECCOMP, 4, 5),
+        /* 11 */ stmt(ld, 16 + 3 * 8),
+        /* 12 */ jump(token as u32, 0, 2),
+        /* 13 */ stmt(ld, 16 + 3 * 8 + 4),
+        /* 14 */ jump((token >> 32) as u32, 1, 0),
+        /* 15 */ stmt(ret, SECCOMP_RET_TRACE),
+        /* 16 */ stmt(ret, SECCOMP_RET_ALLOW),
     ]
 }
 
@@ -269,8 +269,6 @@ pub struct Ptrace {
     my_ns: u64,
     pending: HashMap<i32, Pending>,
     who: HashMap<i32, Who>,
-    /// Tasks whose end a wait here took (status) before the loop could: reaped by it.
-    pub dead: Vec<(i32, i32)>,
 }
 
 /// What a stop asks of the loop after it was handled.
@@ -378,7 +376,6 @@ impl Ptrace {
             my_ns,
             pending: HashMap::new(),
             who: HashMap::new(),
-            dead: vec![],
         }
     }
 
@@ -388,14 +385,6 @@ impl Ptrace {
         self.pending.remove(&tid);
         let w = self.who.remove(&tid)?;
         (w.tgid == tid).then_some(w.ns_pid)
-    }
-
-    /// The name a task had at its last stopped call ("?" if it made none).
-    pub fn comm(&self, tid: i32) -> String {
-        self.who.get(&tid).map_or("?".into(), |w| {
-            let n = w.comm.iter().position(|&b| b == 0).unwrap_or(16);
-            crate::model::comm_clean(&String::from_utf8_lossy(&w.comm[..n]))
-        })
     }
 
     /// Whether task `tid` has made a stopped call in its present image (what it is is
@@ -491,6 +480,16 @@ impl Ptrace {
                 shmid: r.rdi as i32,
                 cmd: r.rsi as i32,
             },
+            libc::SYS_seccomp | libc::SYS_prctl => {
+                // A filter of its own: what it refuses never stops here.
+                if let Some((w, _)) = self.who(tid) {
+                    let n = w.comm.iter().position(|&b| b == 0).unwrap_or(16);
+                    let name = crate::model::comm_clean(&String::from_utf8_lossy(&w.comm[..n]));
+                    t.own_filter(w.ns_pid, &name);
+                }
+                resume(libc::PTRACE_CONT, tid, 0);
+                return Stop::Done;
+            }
             _ => {
                 resume(libc::PTRACE_CONT, tid, 0);
                 return Stop::Done;
@@ -507,19 +506,10 @@ impl Ptrace {
                         t0: Instant::now(),
                     },
                 );
-                // On to the exit of this system call, which comes next (a signal is
-                // taken only after it): waited for here, not through the event loop.
+                // On to the exit of this system call: its stop comes through the loop
+                // (waiting for it here would hang on a call that waits for another task
+                // the tracer must let go on: a thread's exit, an exec, a userfaultfd).
                 resume(libc::PTRACE_SYSCALL, tid, 0);
-                let mut status = 0;
-                // SAFETY: `status` is a valid int.
-                let w = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
-                if w == tid && libc::WIFSTOPPED(status) {
-                    return self.stopped(tid, status, t);
-                }
-                // Killed in the call: its end is the loop's to reap.
-                if w == tid {
-                    self.dead.push((tid, status));
-                }
                 Stop::Done
             }
             Entry::Refuse { errno, msg } => {
@@ -640,34 +630,61 @@ impl Ptrace {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_filter_jumps_land_on_its_two_returns() {
-        let f = filter(0x1122_3344_5566_7788);
-        assert_eq!(f.len(), 13);
-        let ret = (libc::BPF_RET | libc::BPF_K) as u16;
-        // Every jump of a JEQ lands inside the program, on a load or a return.
-        for (i, s) in f.iter().enumerate() {
-            if s.code == (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16 {
-                for off in [s.jt, s.jf] {
-                    assert!(i + 1 + (off as usize) < f.len(), "jump at {i}");
+    /// Runs the filter on one system call, as the kernel's classic BPF would.
+    fn run(f: &[libc::sock_filter], nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = [0u8; 64];
+        data[..4].copy_from_slice(&nr.to_le_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let s = f[pc];
+            match s.code as u32 {
+                c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
+                    let k = s.k as usize;
+                    acc = u32::from_le_bytes(data[k..k + 4].try_into().unwrap());
+                    pc += 1;
                 }
+                c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
+                    let off = if acc == s.k { s.jt } else { s.jf };
+                    pc += 1 + off as usize;
+                }
+                c if c == libc::BPF_RET | libc::BPF_K => return s.k,
+                c => panic!("unexpected instruction {c:#x}"),
             }
         }
-        assert_eq!((f[11].code, f[11].k), (ret, SECCOMP_RET_TRACE));
-        assert_eq!((f[12].code, f[12].k), (ret, SECCOMP_RET_ALLOW));
-        assert_eq!((f[8].k, f[10].k), (0x5566_7788, 0x1122_3344));
-        // Another architecture: allowed (1 + 1 + 10 = 12).
-        assert_eq!(1 + 1 + f[1].jf as usize, 12);
-        // shmdt (the last number) that is not one: allowed.
-        assert_eq!(6 + 1 + f[6].jf as usize, 12);
-        // A token's low half that differs: traced; a high half that matches: allowed.
-        assert_eq!(8 + 1 + f[8].jf as usize, 11);
-        assert_eq!(10 + 1 + f[10].jt as usize, 12);
     }
 
     #[test]
-    fn a_token_is_never_zero_and_differs_between_runs() {
-        let (a, b) = (token(), token());
-        assert!(a != 0 && b != 0 && a != b);
+    fn the_filter_stops_unmarked_shm_calls_and_own_filters_only() {
+        let token = 0x1122_3344_5566_7788u64;
+        let f = filter(token);
+        let (stop, go) = (SECCOMP_RET_TRACE, SECCOMP_RET_ALLOW);
+        for nr in [
+            libc::SYS_shmget,
+            libc::SYS_shmat,
+            libc::SYS_shmdt,
+            libc::SYS_shmctl,
+        ] {
+            let nr = nr as u32;
+            assert_eq!(run(&f, nr, [0; 6]), stop, "{nr}");
+            assert_eq!(run(&f, nr, [0, 0, 0, token, 0, 0]), go, "{nr} marked");
+            // Half a token is no token.
+            assert_eq!(run(&f, nr, [0, 0, 0, token & 0xffff_ffff, 0, 0]), stop);
+            assert_eq!(run(&f, nr, [0, 0, 0, token | 0xffff_ffff, 0, 0]), stop);
+        }
+        assert_eq!(run(&f, libc::SYS_seccomp as u32, [1, 0, 0, 0, 0, 0]), stop);
+        assert_eq!(run(&f, libc::SYS_prctl as u32, [22, 2, 0, 0, 0, 0]), stop);
+        assert_eq!(run(&f, libc::SYS_prctl as u32, [15, 0, 0, 0, 0, 0]), go);
+        for nr in [
+            libc::SYS_getppid,
+            libc::SYS_read,
+            libc::SYS_mmap,
+            libc::SYS_semget,
+        ] {
+            assert_eq!(run(&f, nr as u32, [0, 0, 0, 0, 0, 0]), go, "{nr}");
+        }
     }
 }

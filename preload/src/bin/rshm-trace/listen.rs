@@ -58,6 +58,15 @@ fn mkdtemp(base: &Path) -> io::Result<PathBuf> {
 use std::os::unix::ffi::OsStringExt;
 
 impl Listener {
+    /// The mark the preload library puts on its own system calls once it has connected:
+    /// the first 16 of the 32 hex digits of the socket's name (see the core's channel).
+    pub fn token(&self) -> u64 {
+        let name = self.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        name.get(..16)
+            .and_then(|d| u64::from_str_radix(d, 16).ok())
+            .unwrap_or(0)
+    }
+
     /// Makes the directory and the socket, and listens.
     pub fn new() -> io::Result<Listener> {
         let tmp = std::env::var_os("TMPDIR")

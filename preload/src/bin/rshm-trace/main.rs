@@ -175,13 +175,9 @@ fn run(o: Options) -> Result<ExitCode, String> {
     if o.report {
         cmd.env("RSHM_REPORT", "1");
     }
-    // --complete: the filter, built here (no allocation between fork and exec), and the
-    // token the preload library marks its own calls with.
-    let filter = o.complete.then(|| {
-        let token = complete::token();
-        cmd.env("RSHM_TRACE_TOKEN", format!("{token:016x}"));
-        complete::filter(token)
-    });
+    // --complete: the filter, built here (no allocation between fork and exec), lets
+    // through the calls the preload library marks as its own (it reports them).
+    let filter = o.complete.then(|| complete::filter(listener.token()));
     let handshake = match o.complete.then(complete::Handshake::new).transpose() {
         Ok(h) => h,
         Err(e) => return Err(format!("--complete: cannot make a pipe: {}", why(&e))),
@@ -380,6 +376,18 @@ impl Tracer {
     pub fn trapped(&mut self, bytes: &[u8]) {
         *self.run.trapped.get_or_insert(0) += 1;
         self.event(complete::TRAPPED, bytes);
+    }
+
+    /// Process `pid` (its events' pid) installs a seccomp filter of its own: a shm call
+    /// that filter refuses never reaches rshm-trace's (said once per process).
+    pub fn own_filter(&mut self, pid: i32, comm: &str) {
+        let note = format!(
+            "{pid} ({comm}) installed a seccomp filter of its own: a shm system call that \
+             filter refuses (with an errno, or by killing) never reaches --complete, and is not counted"
+        );
+        if !self.run.blind.contains(&note) {
+            self.run.blind.push(note);
+        }
     }
 
     /// A process seen only at stops has exited (`pid` as its events name it).

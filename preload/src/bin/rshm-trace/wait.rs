@@ -418,22 +418,6 @@ fn reap_traced(
     let mut handled = false;
     let mut spun = Instant::now();
     loop {
-        // Ends a wait at a stop took before this loop could (killed in a call).
-        for (pid, status) in std::mem::take(&mut p.dead) {
-            if !p.is_thread(pid) {
-                r.pids.insert(pid, p.comm(pid));
-            }
-            if let Some(ns_pid) = p.exited(pid) {
-                t.exited(ns_pid);
-            }
-            if pid == child {
-                r.exit = if libc::WIFSIGNALED(status) {
-                    Exit::Signal(libc::WTERMSIG(status))
-                } else {
-                    Exit::Code(libc::WEXITSTATUS(status))
-                };
-            }
-        }
         // SAFETY: siginfo_t is plain data; waitid fills it in.
         let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
@@ -452,9 +436,9 @@ fn reap_traced(
         // SAFETY: waitid filled si in for a child state change (or left it zero).
         let pid = unsafe { si.si_pid() };
         if pid == 0 {
-            // A tracee just let go on after a stopped call often stops at its next
-            // one within microseconds: looked for a little longer (yielding) before
-            // the loop goes back to sleep on its signals.
+            // A tracee just let go on often stops again within microseconds (a
+            // call's exit, its next call, a new child's first stop): looked for a
+            // little longer (yielding) before the loop goes back to sleep.
             if handled && spun.elapsed() < SPIN {
                 // SAFETY: sched_yield takes no arguments.
                 unsafe { libc::sched_yield() };
@@ -462,8 +446,6 @@ fn reap_traced(
             }
             return (false, flush);
         }
-        handled = true;
-        spun = Instant::now();
         let code = si.si_code;
         let mut status = 0;
         if code == libc::CLD_TRAPPED {
@@ -472,6 +454,16 @@ fn reap_traced(
             // SAFETY: waitid filled si in for a stopped child.
             let stop = unsafe { si.si_status() };
             let status = (stop << 8) | 0x7f;
+            handled = true;
+            spun = Instant::now();
+            if stop >> 8 == libc::PTRACE_EVENT_EXEC {
+                // After an exec by a thread other than the leader, the kernel refuses
+                // every ptrace request until this stop is taken by a wait (it cannot
+                // tell the tracer means the new leader, not the old one).
+                let mut st = 0;
+                // SAFETY: `st` is a valid int.
+                unsafe { libc::waitpid(pid, &mut st, libc::__WALL | libc::WNOHANG) };
+            }
             before(t, !p.knows(pid));
             flush |= matches!(p.stopped(pid, status, t), crate::complete::Stop::Flush);
             continue;
