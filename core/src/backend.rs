@@ -37,6 +37,17 @@ pub fn token() -> u64 {
     TOKEN.load(Relaxed)
 }
 
+/// What rshm's own questions carry in their fifth argument register (which these calls
+/// ignore), always: a process whose preload library does not report to rshm-trace (it
+/// lost `RSHM_TRACE_SOCKET`) has them stopped by `--complete`'s filter, and rshm-trace
+/// then knows them for rshm's, not the program's ("rshmown\0").
+pub const OWN_QUESTION: u64 = u64::from_le_bytes(*b"rshmown\0");
+
+/// What a system call of rshm's carries in its fourth and fifth argument registers:
+/// the run's token (0: none) and [`OWN_QUESTION`] (rshm's own questions) or 0.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark(pub u64, pub u64);
+
 /// The mark for rshm's own questions (0: none).
 #[inline(always)]
 pub fn own_token() -> u64 {
@@ -84,25 +95,25 @@ pub struct Syscall;
 impl Backend for Syscall {
     #[inline(always)]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
-        sys::shmget(key, size, flags, token())
+        sys::shmget(key, size, flags, Mark(token(), 0))
     }
 
     #[inline(always)]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         // SAFETY: the caller upholds shmat's contract (see the trait).
-        unsafe { sys::shmat(shmid, addr, flags, token()) }
+        unsafe { sys::shmat(shmid, addr, flags, Mark(token(), 0)) }
     }
 
     #[inline(always)]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { sys::shmdt(addr, token()) }
+        unsafe { sys::shmdt(addr, Mark(token(), 0)) }
     }
 
     #[inline(always)]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { sys::shmctl(shmid, cmd, buf, token()) }
+        unsafe { sys::shmctl(shmid, cmd, buf, Mark(token(), 0)) }
     }
 }
 
@@ -115,25 +126,25 @@ pub struct Direct;
 impl Backend for Direct {
     #[inline]
     fn shmget(&self, key: key_t, size: size_t, flags: c_int) -> c_int {
-        direct::shmget(key, size, flags, own_token())
+        direct::shmget(key, size, flags, Mark(own_token(), OWN_QUESTION))
     }
 
     #[inline]
     unsafe fn shmat(&self, shmid: c_int, addr: usize, flags: c_int) -> usize {
         // SAFETY: the caller upholds shmat's contract (see the trait).
-        unsafe { direct::shmat(shmid, addr, flags, own_token()) }
+        unsafe { direct::shmat(shmid, addr, flags, Mark(own_token(), OWN_QUESTION)) }
     }
 
     #[inline]
     unsafe fn shmdt(&self, addr: usize) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { direct::shmdt(addr, own_token()) }
+        unsafe { direct::shmdt(addr, Mark(own_token(), OWN_QUESTION)) }
     }
 
     #[inline]
     unsafe fn shmctl(&self, shmid: c_int, cmd: c_int, buf: *mut shmid_ds) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { direct::shmctl(shmid, cmd, buf, own_token()) }
+        unsafe { direct::shmctl(shmid, cmd, buf, Mark(own_token(), OWN_QUESTION)) }
     }
 }
 
@@ -145,32 +156,33 @@ use sys as direct;
 /// library itself exports them). 64-bit Linux takes shmctl's command as it is.
 #[cfg(all(target_os = "linux", not(target_arch = "x86_64")))]
 mod direct {
+    use super::Mark;
     use libc::{c_int, key_t, shmid_ds, size_t};
 
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: u64) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: Mark) -> c_int {
         // SAFETY: shmget takes no pointers.
-        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags, mark) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmget, key, size, flags, mark.0, mark.1) as c_int }
     }
 
     /// # Safety
     /// As shmat(2).
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: u64) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: Mark) -> usize {
         // SAFETY: the caller upholds shmat's contract.
-        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags, mark) as usize }
+        unsafe { libc::syscall(libc::SYS_shmat, shmid, addr, flags, mark.0, mark.1) as usize }
     }
 
     /// # Safety
     /// As shmdt(2).
-    pub(super) unsafe fn shmdt(addr: usize, mark: u64) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, mark: Mark) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        unsafe { libc::syscall(libc::SYS_shmdt, addr, 0, 0, mark) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmdt, addr, 0, 0, mark.0, mark.1) as c_int }
     }
 
     /// # Safety
     /// `buf` must fit `cmd`.
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: u64) -> c_int {
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: Mark) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf, mark) as c_int }
+        unsafe { libc::syscall(libc::SYS_shmctl, shmid, cmd, buf, mark.0, mark.1) as c_int }
     }
 }
 
@@ -182,17 +194,19 @@ use sys as direct;
 /// kernel's result put in libc's terms.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod sys {
+    use super::Mark;
     use libc::{c_int, key_t, shmid_ds, size_t};
 
     /// System call `n` with three arguments (each passed as the kernel reads its
-    /// register: an `int` sign-extended, as glibc passes it), and rshm's `mark` in the
-    /// fourth register, which these calls ignore (see [`super::TOKEN`]).
+    /// register: an `int` sign-extended, as glibc passes it), and rshm's marks in the
+    /// fourth and fifth registers, which these calls ignore (see [`super::TOKEN`] and
+    /// [`super::OWN_QUESTION`]).
     ///
     /// # Safety
     /// As the system call itself: the memory its arguments name must be what it reads
     /// or writes.
     #[inline(always)]
-    unsafe fn call3(n: libc::c_long, a: u64, b: u64, c: u64, mark: u64) -> i64 {
+    unsafe fn call3(n: libc::c_long, a: u64, b: u64, c: u64, mark: u64, own: u64) -> i64 {
         let ret: i64;
         // SAFETY: the caller vouches for the memory the call touches; `syscall` clobbers
         // rcx and r11 and nothing else, and does not touch the stack.
@@ -204,6 +218,7 @@ mod sys {
                 in("rsi") b,
                 in("rdx") c,
                 in("r10") mark,
+                in("r8") own,
                 lateout("rcx") _,
                 lateout("r11") _,
                 options(nostack),
@@ -225,7 +240,7 @@ mod sys {
     }
 
     #[inline(always)]
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: u64) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, mark: Mark) -> c_int {
         // SAFETY: shmget takes no pointers.
         result(unsafe {
             call3(
@@ -233,7 +248,8 @@ mod sys {
                 key as u64,
                 size as u64,
                 flags as u64,
-                mark,
+                mark.0,
+                mark.1,
             )
         }) as c_int
     }
@@ -241,7 +257,7 @@ mod sys {
     /// # Safety
     /// As shmat(2).
     #[inline(always)]
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: u64) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, mark: Mark) -> usize {
         // SAFETY: the caller upholds shmat's contract.
         result(unsafe {
             call3(
@@ -249,7 +265,8 @@ mod sys {
                 shmid as u64,
                 addr as u64,
                 flags as u64,
-                mark,
+                mark.0,
+                mark.1,
             )
         }) as usize
     }
@@ -257,9 +274,9 @@ mod sys {
     /// # Safety
     /// As shmdt(2).
     #[inline(always)]
-    pub(super) unsafe fn shmdt(addr: usize, mark: u64) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, mark: Mark) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
-        result(unsafe { call3(libc::SYS_shmdt, addr as u64, 0, 0, mark) }) as c_int
+        result(unsafe { call3(libc::SYS_shmdt, addr as u64, 0, 0, mark.0, mark.1) }) as c_int
     }
 
     /// 64-bit Linux takes the command as it is (glibc adds no IPC_64 bit there), and
@@ -268,40 +285,54 @@ mod sys {
     /// # Safety
     /// `buf` must fit `cmd`.
     #[inline(always)]
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: u64) -> c_int {
+    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, mark: Mark) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
-        result(unsafe { call3(libc::SYS_shmctl, shmid as u64, cmd as u64, buf as u64, mark) })
-            as c_int
+        result(unsafe {
+            call3(
+                libc::SYS_shmctl,
+                shmid as u64,
+                cmd as u64,
+                buf as u64,
+                mark.0,
+                mark.1,
+            )
+        }) as c_int
     }
 }
 
 /// Elsewhere: libc's functions.
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 mod sys {
+    use super::Mark;
     use libc::{c_int, c_void, key_t, shmid_ds, size_t};
 
-    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, _mark: u64) -> c_int {
+    pub(super) fn shmget(key: key_t, size: size_t, flags: c_int, _mark: Mark) -> c_int {
         // SAFETY: shmget takes no pointers.
         unsafe { libc::shmget(key, size, flags) }
     }
 
     /// # Safety
     /// As shmat(2).
-    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, _mark: u64) -> usize {
+    pub(super) unsafe fn shmat(shmid: c_int, addr: usize, flags: c_int, _mark: Mark) -> usize {
         // SAFETY: the caller upholds shmat's contract.
         unsafe { libc::shmat(shmid, addr as *const c_void, flags) as usize }
     }
 
     /// # Safety
     /// As shmdt(2).
-    pub(super) unsafe fn shmdt(addr: usize, _mark: u64) -> c_int {
+    pub(super) unsafe fn shmdt(addr: usize, _mark: Mark) -> c_int {
         // SAFETY: the caller upholds shmdt's contract; the kernel never reads `addr`.
         unsafe { libc::shmdt(addr as *const c_void) }
     }
 
     /// # Safety
     /// `buf` must fit `cmd`.
-    pub(super) unsafe fn shmctl(shmid: c_int, cmd: c_int, buf: *mut shmid_ds, _mark: u64) -> c_int {
+    pub(super) unsafe fn shmctl(
+        shmid: c_int,
+        cmd: c_int,
+        buf: *mut shmid_ds,
+        _mark: Mark,
+    ) -> c_int {
         // SAFETY: the caller guarantees `buf` fits `cmd`.
         unsafe { libc::shmctl(shmid, cmd, buf) }
     }

@@ -83,7 +83,7 @@ pub fn set(path: &[u8]) -> bool {
     for (d, s) in a.sun_path.iter_mut().zip(path) {
         *d = *s as libc::c_char;
     }
-    crate::backend::set_own_token(run_token());
+    crate::backend::set_own_token(run_token(&a.sun_path));
     ON.store(true, Release);
     true
 }
@@ -163,7 +163,9 @@ fn connect() -> Option<c_int> {
         Ok(_) => {
             DEV.store(dev, Relaxed);
             INO.store(ino, Relaxed);
-            crate::backend::set_token(run_token());
+            let t = peer_token(fd);
+            crate::backend::set_own_token(t);
+            crate::backend::set_token(t);
             Some(fd)
         }
         Err(_) => {
@@ -174,18 +176,15 @@ fn connect() -> Option<c_int> {
     }
 }
 
-/// The run's mark on this library's system calls: the first 16 hex digits of the
-/// socket's name (rshm-trace names it by 32 random ones; 0 for another name). Under
-/// `rshm-trace --complete` a seccomp filter stops every shm system call but those
-/// carrying it (see `crate::backend::token`). rshm's own questions carry it as soon as
-/// the name is known ([`set`]); the calls it makes for the program once rshm-trace is
-/// reached (a process that cannot reach it reports nothing, so its calls must be
-/// stopped). It comes with the channel's name, not a variable of its own, so a child
-/// given one has the other.
-fn run_token() -> u64 {
-    // SAFETY: ADDR is written only before ON is published, by the thread calling `set`
-    // or after ON was seen set.
-    let path = unsafe { &(*ADDR.0.get()).sun_path };
+/// The run's mark on this library's system calls: the first 16 hex digits of the last
+/// component of the socket's name `path` (rshm-trace names it by 32 random ones; 0 for
+/// another name). Under `rshm-trace --complete` a seccomp filter stops every shm system
+/// call but those carrying it (see `crate::backend::token`). rshm's own questions carry
+/// it as soon as a name is known ([`set`]), and, like the calls rshm makes for the
+/// program, once rshm-trace is reached: then from the name rshm-trace bound, which the
+/// kernel gives (`getpeername`), whatever name the process was given (a link to it). A
+/// process that cannot reach rshm-trace reports nothing, so its calls must be stopped.
+fn run_token(path: &[libc::c_char]) -> u64 {
     let len = path.iter().position(|&c| c == 0).unwrap_or(path.len());
     let name = &path[..len];
     let start = name
@@ -200,6 +199,18 @@ fn run_token() -> u64 {
             })
         })
         .unwrap_or(0)
+}
+
+/// The token of the socket `fd` is connected to (the name rshm-trace bound).
+fn peer_token(fd: c_int) -> u64 {
+    let mut a = libc::sockaddr_un {
+        sun_family: 0,
+        sun_path: [0; 108],
+    };
+    let mut len = core::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: getpeername writes at most `len` bytes of address into `a`.
+    let r = unsafe { libc::getpeername(fd, (&raw mut a).cast(), &mut len) };
+    if r == 0 { run_token(&a.sun_path) } else { 0 }
 }
 
 /// The descriptor another thread published (waiting for its identity to be stored).

@@ -94,7 +94,7 @@ pub use stat::Stat;
 pub mod __private {
     /// The backends that reach the real functions.
     pub mod backend {
-        pub use crate::backend::{Backend, FAILED, Syscall};
+        pub use crate::backend::{Backend, FAILED, OWN_QUESTION, Syscall};
     }
     /// The panic boundary of every exported function.
     pub mod boundary {

@@ -269,6 +269,9 @@ pub struct Ptrace {
     my_ns: u64,
     pending: HashMap<i32, Pending>,
     who: HashMap<i32, Who>,
+    /// Tasks stopped at a seccomp(2) or prctl(PR_SET_SECCOMP) that installs a filter,
+    /// until its exit.
+    filters: std::collections::HashSet<i32>,
 }
 
 /// What a stop asks of the loop after it was handled.
@@ -376,6 +379,7 @@ impl Ptrace {
             my_ns,
             pending: HashMap::new(),
             who: HashMap::new(),
+            filters: std::collections::HashSet::new(),
         }
     }
 
@@ -383,6 +387,7 @@ impl Ptrace {
     /// events named it by, if it is a process (not a thread) that made a trapped call.
     pub fn exited(&mut self, tid: i32) -> Option<i32> {
         self.pending.remove(&tid);
+        self.filters.remove(&tid);
         let w = self.who.remove(&tid)?;
         (w.tgid == tid).then_some(w.ns_pid)
     }
@@ -462,6 +467,12 @@ impl Ptrace {
             return Stop::Done;
         };
         let ts_ns = crate::now_ns();
+        // One of rshm's own questions, from a preload library that does not report to
+        // this rshm-trace (its process lost RSHM_TRACE_SOCKET): not the program's call.
+        if r.r8 == rshm_core::__private::backend::OWN_QUESTION {
+            resume(libc::PTRACE_CONT, tid, 0);
+            return Stop::Done;
+        }
         let args = match r.orig_rax as libc::c_long {
             libc::SYS_shmget => Args::Get {
                 key: r.rdi as i32,
@@ -481,13 +492,20 @@ impl Ptrace {
                 cmd: r.rsi as i32,
             },
             libc::SYS_seccomp | libc::SYS_prctl => {
-                // A filter of its own: what it refuses never stops here.
-                if let Some((w, _)) = self.who(tid) {
-                    let n = w.comm.iter().position(|&b| b == 0).unwrap_or(16);
-                    let name = crate::model::comm_clean(&String::from_utf8_lossy(&w.comm[..n]));
-                    t.own_filter(w.ns_pid, &name);
+                // Installing a filter of its own (what it refuses never stops here):
+                // named once the kernel has said yes, at the call's exit. A probe
+                // (SECCOMP_GET_ACTION_AVAIL, ...) is let go on.
+                let installs = if r.orig_rax as libc::c_long == libc::SYS_seccomp {
+                    r.rdi <= 1 // SECCOMP_SET_MODE_STRICT, SECCOMP_SET_MODE_FILTER
+                } else {
+                    r.rdi == u64::from(PR_SET_SECCOMP)
+                };
+                if installs {
+                    self.filters.insert(tid);
+                    resume(libc::PTRACE_SYSCALL, tid, 0);
+                } else {
+                    resume(libc::PTRACE_CONT, tid, 0);
                 }
-                resume(libc::PTRACE_CONT, tid, 0);
                 return Stop::Done;
             }
             _ => {
@@ -538,6 +556,18 @@ impl Ptrace {
 
     /// The exit of a call [`entry`](Self::entry) let through.
     fn exit(&mut self, tid: i32, t: &mut Tracer) -> Stop {
+        if self.filters.remove(&tid) {
+            // seccomp(2) or prctl(PR_SET_SECCOMP) returned: 0 if a filter is in place.
+            if regs(tid).is_some_and(|r| r.rax == 0) {
+                if let Some((w, _)) = self.who(tid) {
+                    let n = w.comm.iter().position(|&b| b == 0).unwrap_or(16);
+                    let name = crate::model::comm_clean(&String::from_utf8_lossy(&w.comm[..n]));
+                    t.own_filter(w.ns_pid, &name);
+                }
+            }
+            resume(libc::PTRACE_CONT, tid, 0);
+            return Stop::Done;
+        }
         let (Some(p), Some(mut r)) = (self.pending.remove(&tid), regs(tid)) else {
             resume(libc::PTRACE_CONT, tid, 0);
             return Stop::Done;

@@ -96,15 +96,28 @@ fn unseen(run: &mut Run, my_ns: u64, reaped: &HashMap<i32, String>, running: boo
         let made_here = run.segs.iter().any(|s| {
             s.id == k.id && s.created() && (s.creator == Some(k.cpid) || s.creator_foreign)
         });
-        // Made (or last changed: IPC_SET) since the run began, by no traced call.
-        if !made_here && k.ctime >= start_s && !k.marked {
-            match names.get(&k.cpid) {
+        // Made (or last changed: IPC_SET) since the run began, by no traced call. The
+        // kernel keeps whole seconds: by an unknown process, only a later second counts
+        // (in the run's first second it may have been made just before).
+        let maker = names.get(&k.cpid);
+        let since = if maker.is_some() {
+            k.ctime >= start_s
+        } else {
+            k.ctime > start_s
+        };
+        if !made_here && since && !k.marked {
+            match maker {
                 Some(name) => {
+                    let why = if run.trapped.is_some() {
+                        "a 32-bit system call, which --complete does not see"
+                    } else {
+                        "a statically linked program, or a raw system call, goes around the \
+                         preload library"
+                    };
                     run.blind.push(format!(
                         "segment {} ({}, {} bytes) was made by process {} ({name}) of this run \
                          with a call rshm-trace did not see: the kernel names it as the maker, \
-                         and no traced call made it (a statically linked program, or a raw \
-                         system call, goes around the preload library)",
+                         and no traced call made it ({why})",
                         k.id,
                         crate::summary::key(k.key),
                         k.size,
@@ -134,12 +147,17 @@ fn unseen(run: &mut Run, my_ns: u64, reaped: &HashMap<i32, String>, running: boo
                 }
                 None => run.blind.push(format!(
                     "segment {} ({}, {} bytes) was made or changed during the run by process {}, \
-                     which made no traced call: another program, or a process of the run that \
-                     was not traced (statically linked, or its LD_PRELOAD removed)",
+                     which made no traced call: {}",
                     k.id,
                     crate::summary::key(k.key),
                     k.size,
-                    k.cpid
+                    k.cpid,
+                    if run.trapped.is_some() {
+                        "another program, outside the run (--complete sees every process of the run)"
+                    } else {
+                        "another program, or a process of the run that was not traced \
+                         (statically linked, or its LD_PRELOAD removed)"
+                    }
                 )),
             }
             continue;
