@@ -794,6 +794,55 @@ fn with_complete_no_shm_call_seen_means_none_was_made_by_any_path() {
     );
 }
 
+#[test]
+fn the_summary_json_and_the_html_page_count_the_stopped_calls_alike() {
+    // Breaks if --summary-json or --html leave out (or miscount) the calls only a stop
+    // saw: a static program makes all of its calls so.
+    let Some(ns) = ipc_ns() else {
+        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+        return;
+    };
+    let prog = match compile("complete_static", "complete_static", &["-static"]) {
+        Ok(p) => p,
+        Err(e) => {
+            may_skip(&format!("static linking does not work here (libc.a?): {e}"));
+            return;
+        }
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let json = tmp().join(format!("complete-sum-{}-{n}.json", std::process::id()));
+    let html = tmp().join(format!("complete-page-{}-{n}.html", std::process::id()));
+    let (j, h) = (json.to_str().unwrap(), html.to_str().unwrap());
+    let out = traced(
+        ns,
+        &["--complete", "-c", "--summary-json", j, "--html", h],
+        &[prog.to_str().unwrap()],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let sum = std::fs::read_to_string(&json).unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    let _ = (std::fs::remove_file(&json), std::fs::remove_file(&html));
+    let total = value(value(&sum, "calls"), "total");
+    let stopped = value(value(&sum, "complete"), "stopped_calls");
+    assert_ne!(stopped, "0", "{sum}");
+    assert_eq!(
+        total, stopped,
+        "a static program's calls are all stopped: {sum}"
+    );
+    assert!(
+        page.contains(&format!("{total} calls (<span data-stopped=\"{stopped}\">")),
+        "{page}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "rshm-trace: --complete: {stopped} of them made without the preload library"
+        )),
+        "{stderr}"
+    );
+}
+
 // --strict, explanations ------------------------------------------------------------------
 
 /// complete_call with ARGS under `rshm-trace OPTS -o LOG`: (its stdout, the trace).

@@ -110,10 +110,13 @@ fn summary(run: &Run, s: &mut String) {
     };
     w!(
         s,
-        "<p>{exit} · {} · {} calls in {} processes · {} failed · {} warnings · \
+        "<p>{exit} · {} · {} calls{} in {} processes · {} failed · {} warnings · \
          segments: {} created, {} removed, <span{}>{} leaked</span></p>\n",
         dur(run.end_ns.saturating_sub(run.start_ns)),
         run.total_calls(),
+        run.trapped.map_or(String::new(), |n| format!(
+            " (<span data-stopped=\"{n}\">{n} made without the preload library</span>, seen by --complete)"
+        )),
         run.process_count(),
         run.total_failed(),
         run.warnings,
