@@ -68,6 +68,12 @@ pub fn reread() -> Limits {
     store(read(&backend::Direct))
 }
 
+/// The limits of the IPC namespace the calling thread is in now, read through `b` and
+/// not kept (rshm-trace, asking about a traced process's namespace).
+pub fn read_now(b: &dyn Backend) -> Limits {
+    read(b)
+}
+
 fn store(l: Limits) -> Limits {
     SHMMIN.store(l.shmmin, Relaxed);
     SHMMAX.store(l.shmmax, Relaxed);

@@ -11,9 +11,9 @@
 //!   warning, the still-attached note of IPC_RMID, or the explanation of a failure, all
 //!   from the traced process's point of view ([`crate::subject`]).
 //!
-//! rshm-trace asks the kernel its questions directly, in its own IPC namespace: for a
-//! process in another one (`same_ns` false) nothing is asked, and a failure is named by
-//! its errno alone.
+//! rshm-trace asks the kernel its questions directly: in its own IPC namespace, or in the
+//! traced process's when its thread can enter it ([`Ns`]); in one it cannot, nothing is
+//! asked, and a failure is named by its errno alone.
 
 use crate::backend::{self, Direct};
 use crate::error::{Error, Msg};
@@ -28,6 +28,19 @@ use libc::{EACCES, EINVAL, c_int};
 /// The names the log gives the four system calls.
 pub const NAMES: [&str; 4] = ["shmget", "shmat", "shmdt", "shmctl"];
 
+/// Which IPC namespace rshm-trace's questions about a call reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ns {
+    /// rshm-trace's own, which the traced process is in too.
+    Mine,
+    /// The traced process's, which rshm-trace's thread has entered for the call (setns):
+    /// its limits are read anew, never kept.
+    Entered,
+    /// Another, which rshm-trace cannot enter: nothing is asked, no rule that rests on
+    /// its limits is checked, and a failure is named by its errno alone.
+    Unknown,
+}
+
 /// A call let through to the kernel, and what [`leave`] needs of its start.
 #[derive(Clone, Debug)]
 pub struct Trapped {
@@ -40,7 +53,7 @@ pub struct Trapped {
     /// had none; not asked in another IPC namespace).
     found: Option<Option<c_int>>,
     strict: bool,
-    same_ns: bool,
+    ns: Ns,
 }
 
 /// What to do with a call, before the kernel runs it.
@@ -89,9 +102,21 @@ pub fn asks_creds(t: &Trapped) -> bool {
 }
 
 /// Checks a call before the kernel runs it (`strict`: a broken rule refuses it).
-pub fn enter(args: Args, strict: bool, same_ns: bool) -> Entry {
+pub fn enter(args: Args, strict: bool, ns: Ns) -> Entry {
     let call = name(&args);
-    let lim = limits::get(&Direct);
+    // The limits of the process's namespace; those of one rshm-trace cannot enter are not
+    // known: no rule that rests on them is checked there.
+    let lim = match ns {
+        Ns::Mine => limits::get(&Direct),
+        Ns::Entered => limits::read_now(&Direct),
+        Ns::Unknown => limits::Limits {
+            shmmin: 1,
+            shmmax: u64::MAX,
+            shmall: u64::MAX,
+            shmmni: u64::MAX,
+            shmlba: limits::shmlba(&Direct),
+        },
+    };
     let checked = match args {
         Args::Get { key, size, flags } => validate::get(call, key, size, flags, &lim),
         Args::At { shmid, addr, flags } => validate::at(call, shmid, addr, flags, lim.shmlba),
@@ -119,7 +144,7 @@ pub fn enter(args: Args, strict: bool, same_ns: bool) -> Entry {
     }
     let found = match args {
         Args::Get { key, flags, .. }
-            if same_ns
+            if ns != Ns::Unknown
                 && key != libc::IPC_PRIVATE
                 && flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT =>
         {
@@ -133,20 +158,27 @@ pub fn enter(args: Args, strict: bool, same_ns: bool) -> Entry {
         warnings,
         found,
         strict,
-        same_ns,
+        ns,
     })
 }
 
 /// Judges the kernel's result `raw` (a value, or -errno) of the call `t`, made by `who`.
-pub fn leave(t: &Trapped, raw: i64, who: &Subject) -> Outcome {
-    subject::as_seen_by(who, || judge(t, raw, who.pid))
+/// `starts(addr, shmid)`: whether the caller knows an attachment of `shmid` made at
+/// `addr` (two attachments side by side look like one in /proc/PID/maps).
+pub fn leave(
+    t: &Trapped,
+    raw: i64,
+    who: &Subject,
+    starts: &dyn Fn(usize, c_int) -> bool,
+) -> Outcome {
+    subject::as_seen_by(who, || judge(t, raw, who.pid, starts))
 }
 
-fn judge(t: &Trapped, raw: i64, pid: i32) -> Outcome {
+fn judge(t: &Trapped, raw: i64, pid: i32, starts: &dyn Fn(usize, c_int) -> bool) -> Outcome {
     let call = name(&t.args);
     if (-4095..0).contains(&raw) {
         let errno = -raw as c_int;
-        let e = if t.same_ns {
+        let e = if t.ns != Ns::Unknown {
             explained(t, errno)
         } else {
             Error::new(
@@ -188,11 +220,11 @@ fn judge(t: &Trapped, raw: i64, pid: i32) -> Outcome {
         }
         Args::At { .. } => Ret::Addr(raw as usize),
         Args::Ctl { shmid, cmd } if cmd == IPC_RMID => {
-            if t.same_ns {
+            if t.ns != Ns::Unknown {
                 // The kernel's count of this process's attachments, before the removal
                 // (the call does not detach them).
                 let mut held = 0;
-                crate::maps::each_attachment(|_, _| false, |_, id| held += u64::from(id == shmid));
+                crate::maps::each_attachment(starts, |_, id| held += u64::from(id == shmid));
                 if held > 0 {
                     w.still_attached(shmid, held);
                 }
@@ -232,7 +264,10 @@ fn explained(t: &Trapped, errno: c_int) -> Error {
     let call = name(&t.args);
     match t.args {
         Args::Get { key, size, flags } => {
-            let lim = limits::reread();
+            let lim = match t.ns {
+                Ns::Mine => limits::reread(),
+                _ => limits::read_now(&Direct),
+            };
             explain::get(&Direct, call, key, size, flags, &lim, errno)
         }
         Args::At { shmid, addr, flags } => {

@@ -26,7 +26,7 @@
 
 use crate::Tracer;
 use rshm_core::__private::event::{Args, Origin, Record, Ret, Stamp, encode};
-use rshm_core::__private::observed::{self, Entry, Subject, Trapped};
+use rshm_core::__private::observed::{self, Entry, Ns, Subject, Trapped};
 use std::collections::HashMap;
 use std::io;
 use std::time::Instant;
@@ -70,8 +70,10 @@ fn jump(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 const PR_SET_SECCOMP: u32 = 22;
 
 /// The filter: shm system calls without `token` in their fourth argument stop for the
-/// tracer, and so does a process installing a seccomp filter of its own (whose refusals
-/// outrank this filter's stops: the summary says so); everything else runs. (x86-64
+/// tracer; so do a process installing a seccomp filter of its own (whose refusals
+/// outrank this filter's stops: the summary says so) and unshare(2) and setns(2) (a new
+/// IPC namespace: what rshm-trace knows of the task is asked again); everything else
+/// runs. (x86-64
 /// system calls only: a 32-bit or x32 call is allowed, unseen.)
 pub fn filter(token: u64) -> Vec<libc::sock_filter> {
     let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -80,22 +82,24 @@ pub fn filter(token: u64) -> Vec<libc::sock_filter> {
     // Jumps are relative: to instruction i + 1 + offset.
     vec![
         /* 0 */ stmt(ld, 4),
-        /* 1 */ jump(AUDIT_ARCH_X86_64, 0, 14),
+        /* 1 */ jump(AUDIT_ARCH_X86_64, 0, 16),
         /* 2 */ stmt(ld, 0),
-        /* 3 */ jump(libc::SYS_shmget as u32, 7, 0),
-        /* 4 */ jump(libc::SYS_shmat as u32, 6, 0),
-        /* 5 */ jump(libc::SYS_shmctl as u32, 5, 0),
-        /* 6 */ jump(libc::SYS_shmdt as u32, 4, 0),
-        /* 7 */ jump(libc::SYS_seccomp as u32, 7, 0),
-        /* 8 */ jump(libc::SYS_prctl as u32, 0, 7),
-        /* 9 */ stmt(ld, 16),
-        /* 10 */ jump(PR_SET_SECCOMP, 4, 5),
-        /* 11 */ stmt(ld, 16 + 3 * 8),
-        /* 12 */ jump(token as u32, 0, 2),
-        /* 13 */ stmt(ld, 16 + 3 * 8 + 4),
-        /* 14 */ jump((token >> 32) as u32, 1, 0),
-        /* 15 */ stmt(ret, SECCOMP_RET_TRACE),
-        /* 16 */ stmt(ret, SECCOMP_RET_ALLOW),
+        /* 3 */ jump(libc::SYS_shmget as u32, 9, 0),
+        /* 4 */ jump(libc::SYS_shmat as u32, 8, 0),
+        /* 5 */ jump(libc::SYS_shmctl as u32, 7, 0),
+        /* 6 */ jump(libc::SYS_shmdt as u32, 6, 0),
+        /* 7 */ jump(libc::SYS_seccomp as u32, 9, 0),
+        /* 8 */ jump(libc::SYS_unshare as u32, 8, 0),
+        /* 9 */ jump(libc::SYS_setns as u32, 7, 0),
+        /* 10 */ jump(libc::SYS_prctl as u32, 0, 7),
+        /* 11 */ stmt(ld, 16),
+        /* 12 */ jump(PR_SET_SECCOMP, 4, 5),
+        /* 13 */ stmt(ld, 16 + 3 * 8),
+        /* 14 */ jump(token as u32, 0, 2),
+        /* 15 */ stmt(ld, 16 + 3 * 8 + 4),
+        /* 16 */ jump((token >> 32) as u32, 1, 0),
+        /* 17 */ stmt(ret, SECCOMP_RET_TRACE),
+        /* 18 */ stmt(ret, SECCOMP_RET_ALLOW),
     ]
 }
 
@@ -269,6 +273,8 @@ pub struct Ptrace {
     my_ns: u64,
     pending: HashMap<i32, Pending>,
     who: HashMap<i32, Who>,
+    /// rshm-trace's own IPC namespace (/proc/self/ns/ipc, open), to come back to.
+    own_ns: i32,
     /// Tasks stopped at a seccomp(2) or prctl(PR_SET_SECCOMP) that installs a filter,
     /// until its exit.
     filters: std::collections::HashSet<i32>,
@@ -379,6 +385,13 @@ impl Ptrace {
             my_ns,
             pending: HashMap::new(),
             who: HashMap::new(),
+            // SAFETY: a NUL-terminated path; rshm-trace's own descriptor, kept for the run.
+            own_ns: unsafe {
+                libc::open(
+                    c"/proc/self/ns/ipc".as_ptr(),
+                    libc::O_RDONLY | libc::O_CLOEXEC,
+                )
+            },
             filters: std::collections::HashSet::new(),
         }
     }
@@ -390,6 +403,41 @@ impl Ptrace {
         self.filters.remove(&tid);
         let w = self.who.remove(&tid)?;
         (w.tgid == tid).then_some(w.ns_pid)
+    }
+
+    /// Runs `f` (judging a call of `tid`) with rshm-trace's questions reaching `tid`'s
+    /// IPC namespace: its own if they share it; else `tid`'s, entered by this thread for
+    /// the length of `f` (setns, which needs CAP_SYS_ADMIN over that namespace); else none.
+    fn in_ns_of<R>(&mut self, tid: i32, f: impl FnOnce(Ns) -> R) -> R {
+        if self.who(tid).is_none_or(|(w, _)| w.ipc_ns == self.my_ns) {
+            return f(Ns::Mine);
+        }
+        let Ok(path) = std::ffi::CString::new(format!("/proc/{tid}/ns/ipc")) else {
+            return f(Ns::Unknown);
+        };
+        // SAFETY: a NUL-terminated path; the descriptors are rshm-trace's own, closed here
+        // (setns keeps no reference to them).
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            let entered = self.own_ns >= 0 && fd >= 0 && libc::setns(fd, libc::CLONE_NEWIPC) == 0;
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            if !entered {
+                return f(Ns::Unknown);
+            }
+            let r = f(Ns::Entered);
+            if libc::setns(self.own_ns, libc::CLONE_NEWIPC) != 0 {
+                // Never stay in another namespace: the run's own questions (leaks,
+                // samples) would go there.
+                eprintln!(
+                    "rshm-trace: cannot return to my own IPC namespace: {}",
+                    crate::why(&io::Error::last_os_error())
+                );
+                std::process::abort();
+            }
+            r
+        }
     }
 
     /// Whether task `tid` has made a stopped call in its present image (what it is is
@@ -491,6 +539,12 @@ impl Ptrace {
                 shmid: r.rdi as i32,
                 cmd: r.rsi as i32,
             },
+            libc::SYS_unshare | libc::SYS_setns => {
+                // Its namespaces may change: asked again at its next stopped call.
+                self.who.remove(&tid);
+                resume(libc::PTRACE_CONT, tid, 0);
+                return Stop::Done;
+            }
             libc::SYS_seccomp | libc::SYS_prctl => {
                 // Installing a filter of its own (what it refuses never stops here):
                 // named once the kernel has said yes, at the call's exit. A probe
@@ -513,8 +567,8 @@ impl Ptrace {
                 return Stop::Done;
             }
         };
-        let same_ns = self.who(tid).is_some_and(|(w, _)| w.ipc_ns == self.my_ns);
-        match observed::enter(args, self.strict, same_ns) {
+        let strict = self.strict;
+        match self.in_ns_of(tid, |ns| observed::enter(args, strict, ns)) {
             Entry::Go(trapped) => {
                 self.pending.insert(
                     tid,
@@ -584,7 +638,13 @@ impl Ptrace {
             },
             _ => status(tid).map(|(_, s)| s).unwrap_or_default(),
         };
-        let o = observed::leave(&p.trapped, raw, &sub);
+        let pid = self.who.get(&tid).map_or(0, |w| w.ns_pid);
+        let run = &t.run;
+        let o = self.in_ns_of(tid, |_| {
+            observed::leave(&p.trapped, raw, &sub, &|addr, shmid| {
+                run.attached_at(pid, addr, shmid)
+            })
+        });
         if let Some(errno) = o.refuse {
             r.rax = (-i64::from(errno)) as u64;
             set_regs(tid, &r);
@@ -708,6 +768,11 @@ mod tests {
         assert_eq!(run(&f, libc::SYS_seccomp as u32, [1, 0, 0, 0, 0, 0]), stop);
         assert_eq!(run(&f, libc::SYS_prctl as u32, [22, 2, 0, 0, 0, 0]), stop);
         assert_eq!(run(&f, libc::SYS_prctl as u32, [15, 0, 0, 0, 0, 0]), go);
+        assert_eq!(
+            run(&f, libc::SYS_unshare as u32, [0x0800_0000, 0, 0, 0, 0, 0]),
+            stop
+        );
+        assert_eq!(run(&f, libc::SYS_setns as u32, [3, 0, 0, 0, 0, 0]), stop);
         for nr in [
             libc::SYS_getppid,
             libc::SYS_read,

@@ -535,6 +535,14 @@ impl Run {
         });
     }
 
+    /// Whether process `pid` (its events' pid) has an attachment of segment `shmid` that
+    /// the run saw made at `addr`.
+    pub fn attached_at(&self, pid: i32, addr: usize, shmid: i32) -> bool {
+        self.attached
+            .get(&(pid, addr))
+            .is_some_and(|&i| self.segs[i].id == shmid)
+    }
+
     /// The name of a process of the run, if it made calls.
     pub fn comm(&self, pid: i32) -> Option<&str> {
         self.procs.get(&pid).map(|p| p.comm.as_str())

@@ -1,0 +1,301 @@
+//! `rshm-trace --complete`: what it says of a call it stopped at a seccomp stop (a raw
+//! syscall(2)) must be what the preload library says of the same call made through libc,
+//! and what the kernel did. Each test runs one program twice, once through libc
+//! (preloaded) and once raw, and compares the two lines.
+//!
+//! Each run is made in a fresh private IPC namespace (`unshare --ipc`, after a setup
+//! script), in a process group of its own killed whole after its deadline. The traced
+//! programs are preload/c_progs/truth_* (and complete_call).
+//!
+//! Run: `cargo build --workspace && unshare -i cargo test -p rshm-preload --test
+//! complete_truth`.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const TRACER: &str = env!("CARGO_BIN_EXE_rshm-trace");
+
+fn tmp() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// This build's preload library, beside the test binary (`cargo build --workspace`
+/// first).
+fn preload_so() -> PathBuf {
+    let so = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("librshm_preload.so");
+    assert!(
+        so.is_file(),
+        "{} is missing: run `cargo build --workspace` first",
+        so.display()
+    );
+    so
+}
+
+/// Compiles preload/c_progs/NAME.c, once per test run.
+fn build(name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(p) = built.get(name) {
+        return p.clone();
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("c_progs")
+        .join(format!("{name}.c"));
+    let dir = tmp().join(format!("complete-truth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let o = Command::new(cc)
+        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .arg(&path)
+        .arg(&src)
+        .output()
+        .expect("running cc");
+    assert!(
+        o.status.success(),
+        "compiling {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    built.insert(name.to_string(), path.clone());
+    path
+}
+
+/// Whether `argv` runs and exits 0.
+fn works(argv: &[&str]) -> bool {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The words that run a command in a fresh private IPC namespace, if one can be made.
+fn ipc_ns() -> Option<&'static [&'static str]> {
+    static NS: OnceLock<Option<&'static [&'static str]>> = OnceLock::new();
+    *NS.get_or_init(|| {
+        let words: [&'static [&'static str]; 2] = [
+            &["unshare", "--ipc"],
+            &["unshare", "--user", "--map-root-user", "--ipc"],
+        ];
+        words
+            .into_iter()
+            .find(|w| works(&[w, &["true"][..]].concat()))
+    })
+}
+
+/// How a run ended.
+struct Run {
+    stdout: String,
+    stderr: String,
+}
+
+/// In a fresh private IPC namespace: the shell script `setup`, then `rshm-trace OPTS --
+/// ARGV`, in a process group of its own, killed whole after 5 s.
+fn traced(setup: &str, opts: &[&str], argv: &[&str]) -> Run {
+    let ns = ipc_ns().expect("a private IPC namespace (unshare --ipc)");
+    let mut c = Command::new(ns[0]);
+    c.args(&ns[1..])
+        .args(["sh", "-c", &format!("{setup}\nexec \"$@\""), "sh", TRACER])
+        .args(opts)
+        .arg("--")
+        .args(argv);
+    for (k, _) in std::env::vars() {
+        if (k.starts_with("RSHM_") && !k.starts_with("RSHM_TEST_")) || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    c.env("RSHM_PRELOAD", preload_so());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = c.spawn().unwrap();
+    let pgid = child.id() as i32;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() >= Duration::from_secs(5) {
+            // SAFETY: kill takes no pointers; the group is the run's own.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            let _ = child.wait();
+            panic!("the run outlived its deadline");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Run {
+        stdout: reader.join().unwrap(),
+        stderr: ereader.join().unwrap(),
+    }
+}
+
+/// The log lines containing `pat`.
+fn lines<'a>(stderr: &'a str, pat: &str) -> Vec<&'a str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("rshm ") && l.contains(pat))
+        .collect()
+}
+
+/// A log line from its level on, without the time stamp, pid and duration.
+fn gist(line: &str) -> String {
+    let from = line
+        .find(" INFO ")
+        .or_else(|| line.find(" WARN "))
+        .unwrap_or(0);
+    let s = &line[from + 1..];
+    match s.rfind(" [") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// Whether the program can unshare its IPC namespace (it runs as root, or as root of a
+/// user namespace).
+fn can_unshare() -> bool {
+    ipc_ns().is_some_and(|ns| works(&[ns, &["unshare", "--ipc", "true"][..]].concat()))
+}
+
+/// A process in an IPC namespace other than rshm-trace's (it unshared its own, whose
+/// SHMMAX is the kernel's default) makes shmget(IPC_PRIVATE, 2 MiB) where rshm-trace's
+/// namespace has SHMMAX = 1 MiB. The kernel allows it, and through libc the preload
+/// library says nothing and `--strict` lets it through (it rereads the limits of the
+/// process's own namespace). Made raw, rshm-trace judges it against its own namespace's
+/// SHMMAX: "size 2097152 is above SHMMAX (1048576)", and with `--strict` refuses it with
+/// EINVAL, a call the kernel and the preload library allow.
+#[test]
+fn a_raw_call_in_another_ipc_namespace_is_judged_by_that_namespaces_limits() {
+    if !can_unshare() {
+        eprintln!("skipped: the program cannot unshare its IPC namespace");
+        return;
+    }
+    let prog = build("truth_ns");
+    let prog = prog.to_str().unwrap();
+    let setup = "echo 1048576 > /proc/sys/kernel/shmmax";
+    for strict in [false, true] {
+        let opts: &[&str] = if strict {
+            &["--complete", "--strict"]
+        } else {
+            &["--complete"]
+        };
+        let mut said = vec![];
+        for mode in ["libc0", "raw0"] {
+            let r = traced(setup, opts, &[prog, mode, "size:2097152"]);
+            assert!(
+                r.stdout.contains("size:2097152 = 0"),
+                "{mode} strict={strict}: the call was refused\n{}\n{}",
+                r.stdout,
+                r.stderr
+            );
+            let l = lines(&r.stderr, "size=2097152");
+            assert_eq!(l.len(), 1, "{mode}: {}", r.stderr);
+            said.push(gist(l[0]));
+        }
+        assert_eq!(said[0], said[1], "strict={strict}: libc, then raw");
+    }
+}
+
+/// A process makes a call rshm-trace stops (so rshm-trace knows it), then unshares its
+/// IPC namespace, then get-or-creates key 0x1234, which rshm-trace's namespace has (id 0,
+/// owned by uid 65534 when it can be made so) but its new namespace has not: the kernel
+/// makes a segment (id 0 there). Through libc: "(created)", no warning. Raw, rshm-trace
+/// still takes the process for one of its own namespace and asks its questions there: no
+/// "(created)", a squatting warning naming uid 65534, and with `--strict` an EACCES for a
+/// call that made a segment (left behind, unreported).
+#[test]
+fn a_raw_call_after_unshare_is_judged_in_the_processs_new_ipc_namespace() {
+    if !can_unshare() {
+        eprintln!("skipped: the program cannot unshare its IPC namespace");
+        return;
+    }
+    let prog = build("truth_ns");
+    let prog = prog.to_str().unwrap();
+    let call = build("complete_call");
+    let call = call.to_str().unwrap();
+    let other = works(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "true",
+    ]);
+    let setup = if other {
+        format!(
+            "setpriv --reuid=65534 --regid=65534 --clear-groups {call} get:0x1234:4096:01666 >/dev/null"
+        )
+    } else {
+        format!("{call} get:0x1234:4096:01666 >/dev/null")
+    };
+    for strict in [false, true] {
+        let opts: &[&str] = if strict {
+            &["--complete", "--strict"]
+        } else {
+            &["--complete"]
+        };
+        let mut said = vec![];
+        for mode in ["libc", "raw"] {
+            let r = traced(&setup, opts, &[prog, mode, "goc:0x1234"]);
+            assert!(
+                r.stdout.contains("goc:0x1234 = 0"),
+                "{mode} strict={strict}: the call was refused\n{}\n{}",
+                r.stdout,
+                r.stderr
+            );
+            let l = lines(&r.stderr, "key=0x00001234");
+            assert_eq!(l.len(), 1, "{mode}: {}", r.stderr);
+            assert!(
+                l[0].contains("(created)"),
+                "{mode} strict={strict}: {}",
+                l[0]
+            );
+            said.push(gist(l[0]));
+        }
+        assert_eq!(said[0], said[1], "strict={strict}: libc, then raw");
+    }
+}
+
+/// A process attaches one 64 KiB segment twice (the kernel places the two attachments
+/// side by side) and removes it while both are held: nattch is 2. Through libc the note
+/// says "still attached here (2 times)"; raw, rshm-trace merges the two adjacent
+/// attachments of /proc/PID/maps into one and says "(1 time)".
+#[test]
+fn a_raw_rmid_counts_two_adjacent_attachments_of_one_segment_as_two() {
+    let prog = build("truth_twice");
+    let prog = prog.to_str().unwrap();
+    let mut said = vec![];
+    for mode in ["libc", "raw"] {
+        let r = traced("", &["--complete"], &[prog, mode]);
+        assert!(r.stdout.contains("nattch 2"), "{mode}: {}", r.stdout);
+        let l = lines(&r.stderr, "cmd=IPC_RMID");
+        assert_eq!(l.len(), 1, "{mode}: {}", r.stderr);
+        assert!(l[0].contains("(2 times)"), "{mode}: {}", l[0]);
+        said.push(gist(l[0]));
+    }
+    assert_eq!(said[0], said[1], "libc, then raw");
+}
