@@ -8,21 +8,22 @@
 //!   inherited by every descendant, never lifted) that returns `SECCOMP_RET_TRACE` for
 //!   shmget, shmat, shmdt and shmctl, unless the call's fourth argument register, which
 //!   those calls ignore, holds this run's token (from the channel's random name): the
-//!   preload library's own calls carry it once it has connected, and are reported as
-//!   events already. Every other
-//!   system call is allowed by the filter without looking at its arguments, which the
+//!   preload library's calls carry it once it has connected, and are reported as events
+//!   already. It also stops seccomp(2), prctl(PR_SET_SECCOMP), unshare(2) and setns(2)
+//!   ([`filter`]). Every other system call is allowed on its number alone, which the
 //!   kernel's seccomp cache turns into no filter run at all.
-//! - rshm-trace is the ptracer of the whole tree (`PTRACE_SEIZE`, with fork, vfork and
-//!   clone followed), and handles the stops the filter makes: at the entry it checks the
+//! - rshm-trace is the ptracer of the whole tree (`PTRACE_SEIZE`, with fork, vfork,
+//!   clone and exec followed), and handles the stops the filter makes: at the entry it checks the
 //!   call with the library's rules ([`observed::enter`]; in strict mode a broken rule
 //!   fails the call, which the kernel then skips), at the exit it judges the result
 //!   ([`observed::leave`]) and hands the Tracer an event like a preloaded call's. Every
 //!   other stop (signals, group stops, new children) is passed through unchanged.
 //!
 //! The command is attached before its exec ([`Handshake`]): between fork and exec the
-//! child installs the filter, says its pid on a pipe and waits; rshm-trace seizes it (a
-//! seized tracee keeps job control: `PTRACE_LISTEN`) and lets it go on. No stop, no
-//! signal: the program cannot tell.
+//! child installs the filter, says its pid on a pipe and waits; rshm-trace's main thread
+//! (the tracer) seizes it while another thread spawns it (a seized tracee keeps job
+//! control: `PTRACE_LISTEN`) and lets it go on. No stop, no signal: the program cannot
+//! tell.
 
 use crate::Tracer;
 use rshm_core::__private::event::{Args, Origin, Record, Ret, Stamp, encode};
