@@ -117,6 +117,16 @@ pub fn enter(args: Args, strict: bool, ns: Ns) -> Entry {
             shmlba: limits::shmlba(&Direct),
         },
     };
+    let lim = match args {
+        // About to break a rule on a limit: the administrator may have raised it since
+        // rshm-trace read it (as the library asks again).
+        Args::Get { key, size, .. }
+            if ns == Ns::Mine && validate::rests_on_limits(key, size, &lim) =>
+        {
+            limits::reread()
+        }
+        _ => lim,
+    };
     let checked = match args {
         Args::Get { key, size, flags } => validate::get(call, key, size, flags, &lim),
         Args::At { shmid, addr, flags } => validate::at(call, shmid, addr, flags, lim.shmlba),

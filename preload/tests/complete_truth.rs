@@ -299,3 +299,35 @@ fn a_raw_rmid_counts_two_adjacent_attachments_of_one_segment_as_two() {
     }
     assert_eq!(said[0], said[1], "libc, then raw");
 }
+
+/// SHMMAX is raised during the run, after rshm-trace read the limits for a first stopped
+/// call: a raw shmget above the old limit and below the new one is allowed by the kernel,
+/// and rshm-trace must neither warn that it is above SHMMAX nor, with `--strict`, refuse
+/// it (it reads the limits again before a rule that rests on one breaks, as the library
+/// does).
+#[test]
+fn a_limit_raised_during_the_run_is_the_one_a_raw_call_is_judged_by() {
+    let call = build("complete_call");
+    let call = call.to_str().unwrap();
+    let setup = "echo 1048576 > /proc/sys/kernel/shmmax";
+    let script = format!(
+        "{call} get:0:4096:01600 && echo 4194304 > /proc/sys/kernel/shmmax && \
+         {call} get:0:2097152:01600 rm:0 rm:1"
+    );
+    for opts in [&["--complete"][..], &["--complete", "--strict"]] {
+        let r = traced(setup, opts, &["sh", "-c", &script]);
+        assert!(
+            r.stdout.contains("get = 1"),
+            "{opts:?}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        let l = lines(&r.stderr, "size=2097152");
+        assert_eq!(l.len(), 1, "{opts:?}: {}", r.stderr);
+        assert!(
+            l[0].contains(" INFO ") && l[0].contains("= 1 (created)") && !l[0].contains("SHMMAX"),
+            "{opts:?}: {}",
+            l[0]
+        );
+    }
+}
