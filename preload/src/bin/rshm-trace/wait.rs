@@ -124,6 +124,9 @@ const STUCK: Duration = Duration::from_secs(1);
 /// before it sleeps (a wakeup costs more than the look).
 const SPIN: Duration = Duration::from_micros(20);
 
+/// `--complete`: the longest rshm-trace handles stops before it sees to the rest.
+const BATCH: Duration = Duration::from_millis(5);
+
 /// How often, at most, a sleeping rshm-trace wakes to ask the kernel how many
 /// attachments the run's live segments have (five times as often while events come).
 const SAMPLE_MS: i32 = 100;
@@ -417,7 +420,14 @@ fn reap_traced(
     };
     let mut handled = false;
     let mut spun = Instant::now();
+    let began = Instant::now();
     loop {
+        // Tracees that never stop stopping do not keep the loop from the rest of its work
+        // (signals to pass on, lines to write, rings to read): back to it after BATCH.
+        // Their stops stay reported: each sent a SIGCHLD the loop has not read yet.
+        if began.elapsed() >= BATCH {
+            return (false, flush);
+        }
         // SAFETY: siginfo_t is plain data; waitid fills it in.
         let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `si` is a valid siginfo_t. (A tracee's stops are reported without
