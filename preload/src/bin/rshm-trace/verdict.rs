@@ -97,11 +97,13 @@ fn unseen(run: &mut Run, my_ns: u64, reaped: &HashMap<i32, String>, running: boo
             s.id == k.id && s.created() && (s.creator == Some(k.cpid) || s.creator_foreign)
         });
         // Made (or last changed: IPC_SET) since the run began, by no traced call. The
-        // kernel keeps whole seconds: by an unknown process, only a later second counts
-        // (in the run's first second it may have been made just before).
+        // kernel keeps whole seconds, from a clock that may lag the one the run's start
+        // was read from by a tick: by a process of the run, the second before the start
+        // counts too; by an unknown process, only a second after the start's (in the
+        // run's first second it may have been made just before).
         let maker = names.get(&k.cpid);
         let since = if maker.is_some() {
-            k.ctime >= start_s
+            k.ctime >= start_s - 1
         } else {
             k.ctime > start_s
         };
