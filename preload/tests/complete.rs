@@ -14,177 +14,19 @@
 //! Run as `make test` does: `cargo build --workspace && unshare -i cargo test -p
 //! rshm-preload --test complete`.
 
+mod common;
+
+use common::*;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-const TRACER: &str = env!("CARGO_BIN_EXE_rshm-trace");
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-fn c_progs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("c_progs")
-}
-
-/// This build's preload library, beside the test binary (target/<profile>/deps).
-/// `cargo test` does not build a cdylib-only library: `cargo build --workspace` first
-/// (`make test` does).
-fn preload_so() -> PathBuf {
-    let so = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("librshm_preload.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: run `cargo build --workspace` first (make test does)",
-        so.display()
-    );
-    so
-}
-
-/// Whether a test may skip what this machine cannot do.
-fn may_skip(what: &str) -> bool {
-    if std::env::var("RSHM_TEST_REQUIRE_ALL").as_deref() == Ok("1") {
-        panic!("{what} (RSHM_TEST_REQUIRE_ALL=1 requires it)");
-    }
-    eprintln!("skipped: {what}");
-    true
-}
-
-/// Compiles preload/c_progs/NAME.c into an executable, once per test run.
-fn build(name: &str) -> PathBuf {
-    compile(name, name, &[]).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Compiles preload/c_progs/SRC.c into OUT with extra compiler arguments, once per test
-/// run; Err: cc's complaint.
-fn compile(src: &str, out: &str, extra: &[&str]) -> Result<PathBuf, String> {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let built = built.get_or_insert_with(HashMap::new);
-    if let Some(p) = built.get(out) {
-        return Ok(p.clone());
-    }
-    let src = c_progs().join(format!("{src}.c"));
-    let dir = tmp().join(format!("complete-progs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(out);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let o = Command::new(cc)
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread"])
-        .args(extra)
-        .arg("-o")
-        .arg(&path)
-        .arg(&src)
-        .output()
-        .expect("running cc");
-    if !o.status.success() {
-        return Err(format!(
-            "compiling {}: {}",
-            src.display(),
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    built.insert(out.to_string(), path.clone());
-    Ok(path)
-}
-
-/// A fresh directory, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        Dir::under(tmp(), tag)
-    }
-
-    fn under(base: &Path, tag: &str) -> Dir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = base.join(format!("rshm-complete-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Processes a test must kill whatever happens.
-#[derive(Default)]
-struct Kill(Vec<i32>);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            // SAFETY: kill takes no pointers.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Whether `cmd ARGS` runs and exits 0.
-fn works(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The words that run a command in a fresh private IPC namespace (as root, or in a user
-/// namespace mapping us to ourselves), if one can be made here.
-fn ipc_ns() -> Option<&'static [&'static str]> {
-    static NS: OnceLock<Option<&'static [&'static str]>> = OnceLock::new();
-    *NS.get_or_init(|| {
-        let words: [&'static [&'static str]; 2] = [
-            &["unshare", "--ipc"],
-            &["unshare", "--user", "--map-current-user", "--ipc"],
-        ];
-        words
-            .into_iter()
-            .find(|w| works(w[0], &[&w[1..], &["true"]].concat()))
-    })
-}
-
-/// `ARGV` in a fresh private IPC namespace, with none of the test's own RSHM_* variables
-/// (RSHM_TEST_* aside) or LD_PRELOAD, and RSHM_PRELOAD naming this build's library.
-fn in_ns(ns: &[&str], argv: &[&str]) -> Command {
-    let mut c = Command::new(ns[0]);
-    c.args(&ns[1..]).args(argv);
-    for (k, _) in std::env::vars() {
-        if (k.starts_with("RSHM_") && !k.starts_with("RSHM_TEST_")) || k == "LD_PRELOAD" {
-            c.env_remove(k);
-        }
-    }
-    c.env("RSHM_PRELOAD", preload_so());
-    c.stdin(Stdio::null());
-    c
-}
-
 /// `rshm-trace OPTS -- ARGV` in a fresh private IPC namespace.
-fn traced(ns: &[&str], opts: &[&str], argv: &[&str]) -> Output {
+fn traced_output(ns: &[&str], opts: &[&str], argv: &[&str]) -> Output {
     let mut all = vec![TRACER];
     all.extend(opts);
     all.push("--");
@@ -499,14 +341,14 @@ fn same_as_strace(argv: &[&str], total: u64, stopped: u64) -> Option<Output> {
         may_skip("no private IPC namespace can be made here (unshare --ipc)");
         return None;
     };
-    if !works("strace", &["-V"]) {
+    if !works(&["strace", "-V"]) {
         may_skip("strace is not installed");
         return None;
     }
     let dir = Dir::new("strace");
     let alone = in_ns(ns, argv).output().unwrap();
 
-    let slog = dir.file("strace.log");
+    let slog = dir.file_str("strace.log");
     let mut s = vec![
         "strace",
         "-f",
@@ -531,10 +373,10 @@ fn same_as_strace(argv: &[&str], total: u64, stopped: u64) -> Option<Output> {
         text(&straced.stderr)
     );
 
-    let rlog = dir.file("trace.json");
-    let summary = dir.file("summary.json");
+    let rlog = dir.file_str("trace.json");
+    let summary = dir.file_str("summary.json");
     let sj = format!("--summary-json={summary}");
-    let out = traced(ns, &["--complete", "--json", "-o", &rlog, &sj], argv);
+    let out = traced_output(ns, &["--complete", "--json", "-o", &rlog, &sj], argv);
     let rlog = std::fs::read_to_string(&rlog).unwrap_or_default();
     assert_eq!(
         (text(&out.stdout), out.status.code()),
@@ -613,8 +455,8 @@ fn one_threads_calls_are_written_in_the_order_it_made_them() {
     };
     let prog = build("complete_raw");
     let dir = Dir::new("order");
-    let log = dir.file("trace.json");
-    let out = traced(
+    let log = dir.file_str("trace.json");
+    let out = traced_output(
         ns,
         &["--complete", "--json", "-o", &log],
         &[prog.to_str().unwrap()],
@@ -679,7 +521,7 @@ fn calls_through_dlsym_on_libcs_handle_are_seen_as_strace_sees_them() {
 fn python_ctypes_calls_are_seen_as_strace_sees_them() {
     // Breaks if an interpreter's calls through ctypes.CDLL("libc.so.6") go unseen, or
     // rshm-trace changes what the interpreter prints.
-    if !works("python3", &["-c", "import ctypes"]) {
+    if !works(&["python3", "-c", "import ctypes"]) {
         may_skip("python3 with ctypes is not installed");
         return;
     }
@@ -697,14 +539,11 @@ fn python_ctypes_calls_are_seen_as_strace_sees_them() {
 #[test]
 fn php_shmop_calls_are_seen_as_strace_sees_them() {
     // Breaks if the calls of an extension PHP loads with RTLD_DEEPBIND go unseen.
-    if !works("php", &["-v"]) {
+    if !works(&["php", "-v"]) {
         may_skip("php-cli is not installed");
         return;
     }
-    if !works(
-        "php",
-        &["-r", "exit(function_exists('shmop_open') ? 0 : 1);"],
-    ) {
+    if !works(&["php", "-r", "exit(function_exists('shmop_open') ? 0 : 1);"]) {
         may_skip("php has no shmop extension");
         return;
     }
@@ -761,7 +600,7 @@ fn a_program_without_shm_calls_keeps_its_exit_status_and_nothing_is_counted() {
         return;
     };
     for (argv, code) in [(&["true"][..], 0), (&["sh", "-c", "exit 3"][..], 3)] {
-        let out = traced(ns, &["--complete"], argv);
+        let out = traced_output(ns, &["--complete"], argv);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{argv:?}: {stderr}");
         assert_eq!(text(&out.stdout), "");
@@ -785,7 +624,7 @@ fn with_complete_no_shm_call_seen_means_none_was_made_by_any_path() {
         may_skip("no private IPC namespace can be made here (unshare --ipc)");
         return;
     };
-    let out = traced(ns, &["--complete"], &["true"]);
+    let out = traced_output(ns, &["--complete"], &["true"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -814,7 +653,7 @@ fn the_summary_json_and_the_html_page_count_the_stopped_calls_alike() {
     let json = tmp().join(format!("complete-sum-{}-{n}.json", std::process::id()));
     let html = tmp().join(format!("complete-page-{}-{n}.html", std::process::id()));
     let (j, h) = (json.to_str().unwrap(), html.to_str().unwrap());
-    let out = traced(
+    let out = traced_output(
         ns,
         &["--complete", "-c", "--summary-json", j, "--html", h],
         &[prog.to_str().unwrap()],
@@ -849,12 +688,12 @@ fn the_summary_json_and_the_html_page_count_the_stopped_calls_alike() {
 fn call(ns: &[&str], opts: &[&str], args: &[&str]) -> (String, String) {
     let prog = build("complete_call");
     let dir = Dir::new("call");
-    let log = dir.file("trace.log");
+    let log = dir.file_str("trace.log");
     let mut o = opts.to_vec();
     o.extend(["-o", &log]);
     let mut argv = vec![prog.to_str().unwrap()];
     argv.extend(args);
-    let out = traced(ns, &o, &argv);
+    let out = traced_output(ns, &o, &argv);
     let trace = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(out.status.code(), Some(0), "{}{trace}", text(&out.stderr));
     (text(&out.stdout), trace)
@@ -1000,20 +839,20 @@ fn a_raw_call_refused_to_another_user_is_explained_for_that_user() {
         "--clear-groups",
         "--",
     ];
-    if !works(setpriv[0], &[&setpriv[1..], &["true"]].concat()) {
+    if !works(&[&setpriv[..], &["true"]].concat()) {
         may_skip("setpriv cannot switch to uid 65534 here");
         return;
     }
     // Where user 65534 can read the library and run the program.
     let dir = Dir::under(Path::new("/tmp"), "user");
     let so = dir.file("librshm_preload.so");
-    let prog = dir.file("complete_call");
+    let prog = dir.file_str("complete_call");
     std::fs::copy(preload_so(), &so).unwrap();
     std::fs::copy(build("complete_call"), &prog).unwrap();
     for f in [&dir.0, Path::new(&so), Path::new(&prog)] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let log = dir.file("trace.log");
+    let log = dir.file_str("trace.log");
     let script = format!(
         "\"$0\" get:0x5eed:4096:01600 && {} \"$0\" get:0x5eed:0:0400; \
          \"$0\" get:0x5eed:0:0 'rm:$'",
@@ -1083,7 +922,7 @@ fn the_command_stopped_by_sigstop_stays_stopped_until_sigcont() {
     };
     let prog = build("complete_call");
     let dir = Dir::new("stop");
-    let log = dir.file("trace.log");
+    let log = dir.file_str("trace.log");
     let mut child = in_ns(
         ns,
         &[
@@ -1145,7 +984,7 @@ fn complete_with_no_wait_is_refused_in_one_line_before_anything_runs() {
     // Breaks if --no-wait is accepted: a process left running would keep the filter
     // without its tracer, and its shm calls would fail with ENOSYS.
     let dir = Dir::new("no-wait");
-    let made = dir.file("ran");
+    let made = dir.file_str("ran");
     for opts in [["--complete", "--no-wait"], ["--no-wait", "--complete"]] {
         let out = Command::new(TRACER)
             .args(opts)

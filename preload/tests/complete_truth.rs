@@ -10,157 +10,27 @@
 //! Run: `cargo build --workspace && unshare -i cargo test -p rshm-preload --test
 //! complete_truth`.
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+mod common;
 
-const TRACER: &str = env!("CARGO_BIN_EXE_rshm-trace");
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// This build's preload library, beside the test binary (`cargo build --workspace`
-/// first).
-fn preload_so() -> PathBuf {
-    let so = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("librshm_preload.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: run `cargo build --workspace` first",
-        so.display()
-    );
-    so
-}
-
-/// Compiles preload/c_progs/NAME.c, once per test run.
-fn build(name: &str) -> PathBuf {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let built = built.get_or_insert_with(HashMap::new);
-    if let Some(p) = built.get(name) {
-        return p.clone();
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("c_progs")
-        .join(format!("{name}.c"));
-    let dir = tmp().join(format!("complete-truth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let o = Command::new(cc)
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
-        .arg(&path)
-        .arg(&src)
-        .output()
-        .expect("running cc");
-    assert!(
-        o.status.success(),
-        "compiling {}: {}",
-        src.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    built.insert(name.to_string(), path.clone());
-    path
-}
-
-/// Whether `argv` runs and exits 0.
-fn works(argv: &[&str]) -> bool {
-    Command::new(argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The words that run a command in a fresh private IPC namespace, if one can be made.
-fn ipc_ns() -> Option<&'static [&'static str]> {
-    static NS: OnceLock<Option<&'static [&'static str]>> = OnceLock::new();
-    *NS.get_or_init(|| {
-        let words: [&'static [&'static str]; 2] = [
-            &["unshare", "--ipc"],
-            &["unshare", "--user", "--map-root-user", "--ipc"],
-        ];
-        words
-            .into_iter()
-            .find(|w| works(&[w, &["true"][..]].concat()))
-    })
-}
-
-/// How a run ended.
-struct Run {
-    stdout: String,
-    stderr: String,
-}
+use common::*;
+use std::time::Duration;
 
 /// In a fresh private IPC namespace: the shell script `setup`, then `rshm-trace OPTS --
-/// ARGV`, in a process group of its own, killed whole after 5 s.
-fn traced(setup: &str, opts: &[&str], argv: &[&str]) -> Run {
+/// ARGV`, killed whole (and the test failed) after 5 s.
+fn traced_after(setup: &str, opts: &[&str], argv: &[&str]) -> Run {
     let ns = ipc_ns().expect("a private IPC namespace (unshare --ipc)");
-    let mut c = Command::new(ns[0]);
-    c.args(&ns[1..])
-        .args(["sh", "-c", &format!("{setup}\nexec \"$@\""), "sh", TRACER])
-        .args(opts)
-        .arg("--")
-        .args(argv);
-    for (k, _) in std::env::vars() {
-        if (k.starts_with("RSHM_") && !k.starts_with("RSHM_TEST_")) || k == "LD_PRELOAD" {
-            c.env_remove(k);
-        }
-    }
-    c.env("RSHM_PRELOAD", preload_so());
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = c.spawn().unwrap();
-    let pgid = child.id() as i32;
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let ereader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() >= Duration::from_secs(5) {
-            // SAFETY: kill takes no pointers; the group is the run's own.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("the run outlived its deadline");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    Run {
-        stdout: reader.join().unwrap(),
-        stderr: ereader.join().unwrap(),
-    }
-}
-
-/// The log lines containing `pat`.
-fn lines<'a>(stderr: &'a str, pat: &str) -> Vec<&'a str> {
-    stderr
-        .lines()
-        .filter(|l| l.starts_with("rshm ") && l.contains(pat))
-        .collect()
+    let script = format!("{setup}\nexec \"$@\"");
+    let mut all = vec!["sh", "-c", &script, "sh", TRACER];
+    all.extend(opts);
+    all.push("--");
+    all.extend(argv);
+    let r = run(in_ns(ns, &all), Duration::from_secs(5), None);
+    assert!(
+        r.code.is_some(),
+        "the run outlived its deadline:\n{}",
+        r.stderr
+    );
+    r
 }
 
 /// A log line from its level on, without the time stamp, pid and duration.
@@ -206,7 +76,7 @@ fn a_raw_call_in_another_ipc_namespace_is_judged_by_that_namespaces_limits() {
         };
         let mut said = vec![];
         for mode in ["libc0", "raw0"] {
-            let r = traced(setup, opts, &[prog, mode, "size:2097152"]);
+            let r = traced_after(setup, opts, &[prog, mode, "size:2097152"]);
             assert!(
                 r.stdout.contains("size:2097152 = 0"),
                 "{mode} strict={strict}: the call was refused\n{}\n{}",
@@ -260,7 +130,7 @@ fn a_raw_call_after_unshare_is_judged_in_the_processs_new_ipc_namespace() {
         };
         let mut said = vec![];
         for mode in ["libc", "raw"] {
-            let r = traced(&setup, opts, &[prog, mode, "goc:0x1234"]);
+            let r = traced_after(&setup, opts, &[prog, mode, "goc:0x1234"]);
             assert!(
                 r.stdout.contains("goc:0x1234 = 0"),
                 "{mode} strict={strict}: the call was refused\n{}\n{}",
@@ -290,7 +160,7 @@ fn a_raw_rmid_counts_two_adjacent_attachments_of_one_segment_as_two() {
     let prog = prog.to_str().unwrap();
     let mut said = vec![];
     for mode in ["libc", "raw"] {
-        let r = traced("", &["--complete"], &[prog, mode]);
+        let r = traced_after("", &["--complete"], &[prog, mode]);
         assert!(r.stdout.contains("nattch 2"), "{mode}: {}", r.stdout);
         let l = lines(&r.stderr, "cmd=IPC_RMID");
         assert_eq!(l.len(), 1, "{mode}: {}", r.stderr);
@@ -315,7 +185,7 @@ fn a_limit_raised_during_the_run_is_the_one_a_raw_call_is_judged_by() {
          {call} get:0:2097152:01600 rm:0 rm:1"
     );
     for opts in [&["--complete"][..], &["--complete", "--strict"]] {
-        let r = traced(setup, opts, &["sh", "-c", &script]);
+        let r = traced_after(setup, opts, &["sh", "-c", &script]);
         assert!(
             r.stdout.contains("get = 1"),
             "{opts:?}: {}\n{}",

@@ -5,114 +5,16 @@
 //! Run in a private IPC namespace, as `make test` does:
 //! `unshare -i cargo test --release -p rshm-preload --test trace`.
 
+mod common;
+
+use common::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-const TRACER: &str = env!("CARGO_BIN_EXE_rshm-trace");
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// This build's preload library, beside the test binary (target/<profile>/deps).
-/// `cargo test` does not build a cdylib-only library: `cargo build --workspace` first
-/// (`make test` does).
-fn preload_so() -> PathBuf {
-    let so = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("librshm_preload.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: run `cargo build --workspace` first (make test does)",
-        so.display()
-    );
-    so
-}
-
-/// Whether a test may skip what this machine cannot do.
-fn may_skip(what: &str) -> bool {
-    if std::env::var("RSHM_TEST_REQUIRE_ALL").as_deref() == Ok("1") {
-        panic!("{what} (RSHM_TEST_REQUIRE_ALL=1 requires it)");
-    }
-    eprintln!("skipped: {what}");
-    true
-}
-
-/// Compiles preload/c_progs/NAME.c once per test run (tests share the programs).
-fn build(name: &str) -> PathBuf {
-    try_build(name, &[]).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Compiles preload/c_progs/NAME.c with extra compiler arguments; Err: cc's complaint.
-fn try_build(name: &str, extra: &[&str]) -> Result<PathBuf, String> {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let built = built.get_or_insert_with(HashMap::new);
-    if let Some(p) = built.get(name) {
-        return Ok(p.clone());
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("c_progs")
-        .join(format!("{name}.c"));
-    let dir = tmp().join(format!("trace-progs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let o = Command::new(cc)
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-pthread"])
-        .args(extra)
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .output()
-        .expect("running cc");
-    if !o.status.success() {
-        return Err(format!(
-            "compiling {}: {}",
-            src.display(),
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    built.insert(name.to_string(), out.clone());
-    Ok(out)
-}
-
-/// A fresh directory, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        Dir::under(tmp(), tag)
-    }
-
-    fn under(base: &Path, tag: &str) -> Dir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = base.join(format!("rshm-trace-test-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Segments a test must remove whatever happens.
 #[derive(Default)]
@@ -123,19 +25,6 @@ impl Drop for Cleanup {
         for &id in &self.0 {
             // SAFETY: IPC_RMID reads no buffer.
             unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-        }
-    }
-}
-
-/// Processes a test must kill whatever happens.
-#[derive(Default)]
-struct Kill(Vec<i32>);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        for &pid in &self.0 {
-            // SAFETY: kill takes no pointers.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
@@ -169,10 +58,6 @@ fn sh(script: &str, args: &[&str]) -> Output {
     clean_env(&mut c);
     c.env("RSHM_PRELOAD", preload_so());
     c.stdin(Stdio::null()).output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Segment ids a program printed as "seg N" lines.
@@ -1142,7 +1027,7 @@ fn two_hundred_thousand_calls_are_all_counted_and_all_shown() {
 
 #[test]
 fn a_static_program_is_said_to_be_static_not_a_bare_zero_calls() {
-    let prog = match try_build("trace_static", &["-static"]) {
+    let prog = match compile("trace_static", "trace_static", &["-static"]) {
         Ok(p) => p,
         Err(e) => {
             may_skip(&format!("static linking does not work here: {e}"));
@@ -1646,7 +1531,7 @@ fn a_segment_removed_twice_is_removed_by_the_first_remover() {
 
 #[test]
 fn a_static_programs_segment_is_leaked_but_not_counted_as_created() {
-    let prog = match try_build("trace_static_leak", &["-static"]) {
+    let prog = match compile("trace_static_leak", "trace_static_leak", &["-static"]) {
         Ok(p) => p,
         Err(e) => {
             may_skip(&format!("static linking does not work here: {e}"));
