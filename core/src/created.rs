@@ -32,21 +32,26 @@ pub fn before(key: key_t) -> Option<c_int> {
     (id >= 0 || crate::error::errno() != libc::ENOENT).then_some(id)
 }
 
-/// Whether the get-or-create that returned `id` made it, given what [`before`] found and
-/// `claim` (the registry's, true for the first claim of `id`); with the segment's state
-/// when rshm had to ask for it (its owner serves the squatting warning).
+/// Whether the get-or-create of process `pid` that returned `id` made it, given what
+/// [`before`] found and `claim` (the registry's, true for the first claim of `id`); with
+/// the segment's state when rshm had to ask for it (its owner serves the squatting
+/// warning, see [`squatted`]).
 pub fn decide(
     found: Option<c_int>,
     id: c_int,
+    pid: c_int,
     claim: impl FnOnce() -> bool,
 ) -> (bool, Option<shmid_ds>) {
     if found == Some(id) {
         return (false, None);
     }
     let ds = backend::stat_any(&Direct, id).ok();
-    // SAFETY: getpid takes no arguments and cannot fail (the kernel's answer, not a cache: a
-    // CLONE_VM child shares this library's memory).
-    let me = unsafe { libc::getpid() };
-    let made = ds.is_some_and(|ds| ds.shm_cpid == me) && claim();
+    let made = ds.is_some_and(|ds| ds.shm_cpid == pid) && claim();
     (made, ds)
+}
+
+/// Whether a segment a get-or-create found, `ds`, is another user's: neither owned nor
+/// made by effective uid `me` (perhaps a squatter's).
+pub fn squatted(ds: &shmid_ds, me: u32) -> bool {
+    ds.shm_perm.uid != me && ds.shm_perm.cuid != me
 }

@@ -210,20 +210,24 @@ fn judge(t: &Trapped, raw: i64, pid: i32, starts: &dyn Fn(usize, c_int) -> bool)
         Args::Get { key, flags, .. } => {
             let id = raw as c_int;
             let named = key != libc::IPC_PRIVATE;
-            let made = match t.found {
-                Some(before) if before == Some(id) => false,
-                Some(_) => backend::stat_any(&Direct, id).is_ok_and(|ds| ds.shm_cpid == pid),
-                None => !named || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL,
+            let (made, ds) = match t.found {
+                // Each stopped call is its own claim: the kernel's creator pid decides.
+                Some(before) => crate::created::decide(before, id, pid, || true),
+                None => (
+                    !named || flags & (IPC_CREAT | IPC_EXCL) == IPC_CREAT | IPC_EXCL,
+                    None,
+                ),
             };
-            if t.found.is_some() && !made {
-                let me = subject::euid();
-                if let Ok(ds) = backend::stat_any(&Direct, id) {
-                    if ds.shm_perm.uid != me && ds.shm_perm.cuid != me {
-                        w.squatted(key, ds.shm_perm.uid);
-                        if t.strict {
-                            refuse = Some(EACCES);
-                        }
-                    }
+            // Found where one was to be made: another user's segment may be a squatter's.
+            let found_ds = if t.found.is_some() && !made {
+                ds.or_else(|| backend::stat_any(&Direct, id).ok())
+            } else {
+                None
+            };
+            if let Some(ds) = found_ds.filter(|ds| crate::created::squatted(ds, subject::euid())) {
+                w.squatted(key, ds.shm_perm.uid);
+                if t.strict {
+                    refuse = Some(EACCES);
                 }
             }
             Ret::Created(raw, made)

@@ -345,7 +345,8 @@ pub fn get<B: Backend>(
     // The first claim of a segment in this process is its maker's (see `created`).
     let claim = || registry::claim_created(id, key, size as u64, mode, pid, call.t0);
     let (made, mut ds) = match found {
-        Some(found) => created::decide(found, id, claim),
+        // The kernel's pid, not the cache: a CLONE_VM child shares this library's memory.
+        Some(found) => created::decide(found, id, crate::pid::getpid(), claim),
         // IPC_CREAT|IPC_EXCL succeeds only by making one: its claim keeps an overlapping
         // get-or-create of this process from taking the segment for its own.
         None if shown && named && excl => {
@@ -364,7 +365,7 @@ pub fn get<B: Backend>(
             ds = backend::stat_any(&Direct, id).ok();
         }
         let owner = ds.filter(|_| !made_here);
-        if let Some(ds) = owner.filter(|ds| ds.shm_perm.uid != me && ds.shm_perm.cuid != me) {
+        if let Some(ds) = owner.filter(|ds| created::squatted(ds, me)) {
             warning.squatted(key, ds.shm_perm.uid);
             if call.cfg.strict() {
                 let e = Error::new(

@@ -201,3 +201,52 @@ fn a_limit_raised_during_the_run_is_the_one_a_raw_call_is_judged_by() {
         );
     }
 }
+
+/// A raw get-or-create by uid 65534 on a key whose segment root made (mode 0666, so the
+/// kernel lets it open it): the squatting warning names the owner, uid 0, as the
+/// preload library's does; with `--strict` the call fails with EACCES, and no segment
+/// is made (the key's segment is the one there was).
+#[test]
+fn a_raw_get_or_create_that_opens_another_users_segment_is_called_a_squat() {
+    // SAFETY: geteuid takes no arguments.
+    if unsafe { libc::geteuid() } != 0 || !works(&["setpriv", "--version"]) {
+        may_skip("switching users needs root and setpriv");
+        return;
+    }
+    let call = build("complete_call");
+    let call = call.to_str().unwrap();
+    let setup = format!("{call} get:0x4321:4096:01666 >/dev/null");
+    let script = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups {call} get:0x4321:4096:01600 used"
+    );
+    for (opts, got) in [
+        (&["--complete"][..], "get = 0"),
+        (&["--complete", "--strict"], "get = -1 EACCES"),
+    ] {
+        let r = traced_after(&setup, opts, &["sh", "-c", &script]);
+        assert!(
+            r.stdout.contains(got),
+            "{opts:?}: {}\n{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(r.stdout.contains("used = 1"), "{opts:?}: {}", r.stdout);
+        let l = lines(&r.stderr, "key=0x00004321");
+        assert_eq!(l.len(), 1, "{opts:?}: {}", r.stderr);
+        assert!(
+            l[0].contains(" WARN ")
+                && l[0].contains(
+                    "key 0x00004321 already had a segment, owned by uid 0: IPC_CREAT without \
+                     IPC_EXCL opened another user's segment instead of making one (a squatter's?)"
+                ),
+            "{opts:?}: {}",
+            l[0]
+        );
+        assert_eq!(
+            l[0].contains("RSHM_STRICT=1 refuses this"),
+            opts.len() == 2,
+            "{}",
+            l[0]
+        );
+    }
+}
