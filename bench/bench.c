@@ -494,6 +494,32 @@ static void target(const char *what, double value, const char *op, double limit)
     printf("target: %-58s %8.3f %s %-6g %s\n", what, value, op, limit, met ? "met" : "NOT MET");
 }
 
+/* "load": the three rows of loading the preload library alone, with their targets (a
+ * quicker loop for work on the load; `make bench` runs them among the others). */
+static int mode_load(const char *preload) {
+    if (!preload || access(preload, R_OK) != 0) {
+        fprintf(stderr, "bench load: set RSHM_BENCH_PRELOAD to the preload library\n");
+        return 2;
+    }
+    if (readlink("/proc/self/exe", self, sizeof self - 1) < 0)
+        die("readlink");
+    static char ld[4200];
+    snprintf(ld, sizeof ld, "LD_PRELOAD=%s", preload);
+    char *off[] = {ld, "RSHM_LOG=off", NULL};
+    char *plain[] = {"RSHM_LOG=off", NULL};
+    struct row load_exec = execs("exec of /bin/true, preload loaded (ns an exec)", "/bin/true", plain, off);
+    char nchildren[32];
+    snprintf(nchildren, sizeof nchildren, "%d", CHILDREN);
+    const char *cargs[] = {"children", nchildren, NULL};
+    struct row load_child =
+        processes_of("fork+exit child with 4 calls, logging off, preload", NULL, off, cargs, LOAD_ROUNDS);
+    double load_rss = footprint(off);
+    target("exec of /bin/true, preload loaded (ratio)", load_exec.ratio, "<=", 1.10);
+    target("fork+exit child with 4 calls, logging off, preload (ratio)", load_child.ratio, "<=", 1.05);
+    target("VmRSS added by the preload (kB)", load_rss, "<=", 100);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "inproc"))
         return mode_inproc(argv[2], argc > 3 ? atoi(argv[3]) : 0);
@@ -511,6 +537,8 @@ int main(int argc, char **argv) {
         return mode_status();
 
     const char *preload = getenv("RSHM_BENCH_PRELOAD");
+    if (argc >= 2 && !strcmp(argv[1], "load"))
+        return mode_load(preload);
     if (readlink("/proc/self/exe", self, sizeof self - 1) < 0)
         die("readlink");
     char dir[] = "/tmp/rshm-bench-XXXXXX";
