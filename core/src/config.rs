@@ -267,13 +267,14 @@ fn read_env(default: Level) -> Settings {
     // Under rshm-trace, the tracer decides what is shown: every call is an event whatever
     // RSHM_LOG says (a traced program may set it for its children), and nothing of rshm's
     // is written on the program's standard error.
-    let traced = env(c"RSHM_TRACE_SOCKET").is_some_and(|p| !p.is_empty());
+    let socket = env(crate::load_name!("RSHM_TRACE_SOCKET")).filter(|p| !p.is_empty());
+    let traced = socket.is_some();
     let say = |args: core::fmt::Arguments<'_>| {
         if !traced {
             say(args)
         }
     };
-    if let Some(v) = env(c"RSHM_LOG") {
+    if let Some(v) = env(crate::load_name!("RSHM_LOG")) {
         match Level::parse(v) {
             Some(l) => c.level = l,
             None => say(format_args!(
@@ -283,7 +284,7 @@ fn read_env(default: Level) -> Settings {
             )),
         }
     }
-    match env(c"RSHM_LOG_FORMAT") {
+    match env(crate::load_name!("RSHM_LOG_FORMAT")) {
         None => {}
         Some(v) if v.eq_ignore_ascii_case(b"text") => {}
         Some(v) if v.eq_ignore_ascii_case(b"json") => c.json = true,
@@ -292,13 +293,15 @@ fn read_env(default: Level) -> Settings {
             crate::sink::Shown(v)
         )),
     }
-    c.strict = env(c"RSHM_STRICT").is_some_and(|v| switch("RSHM_STRICT", v, traced));
-    c.report = env(c"RSHM_REPORT").is_some_and(|v| switch("RSHM_REPORT", v, traced));
+    c.strict =
+        env(crate::load_name!("RSHM_STRICT")).is_some_and(|v| switch("RSHM_STRICT", v, traced));
+    c.report =
+        env(crate::load_name!("RSHM_REPORT")).is_some_and(|v| switch("RSHM_REPORT", v, traced));
     // Asked only when a file is named (one libc call fewer in every exec).
     // SAFETY: getauxval takes no pointers.
     let secure = || unsafe { libc::getauxval(libc::AT_SECURE) } != 0;
     // rshm-trace's channel comes first: its events are the trace, whatever the level.
-    if let Some(path) = env(c"RSHM_TRACE_SOCKET").filter(|p| !p.is_empty()) {
+    if let Some(path) = socket {
         c.level = c.level.max(Level::Info);
         crate::sink::set_off();
         // A set-user-id program is not made to wait on a socket its caller chose.
@@ -311,7 +314,7 @@ fn read_env(default: Level) -> Settings {
         }
         return c;
     }
-    match env(c"RSHM_LOG_FILE").filter(|p| !p.is_empty() && !secure()) {
+    match env(crate::load_name!("RSHM_LOG_FILE")).filter(|p| !p.is_empty() && !secure()) {
         // Nothing to open when nothing is logged.
         Some(path) if c.level != Level::Off => crate::sink::set_file(path, crate::pid::getpid()),
         _ => crate::sink::set_stderr(),

@@ -67,6 +67,7 @@ pub(crate) mod event;
 pub(crate) mod explain;
 pub(crate) mod hot;
 pub(crate) mod limits;
+pub(crate) mod load_name;
 pub(crate) mod log;
 pub(crate) mod maps;
 pub(crate) mod names;
@@ -92,6 +93,10 @@ pub use stat::Stat;
 /// they are thin shells over. Not a stable API: it changes whenever they need it to.
 #[doc(hidden)]
 pub mod __private {
+    /// The check behind `load_name!`.
+    pub mod load_name {
+        pub use crate::load_name::is_c_string;
+    }
     /// The backends that reach the real functions.
     pub mod backend {
         pub use crate::backend::{Backend, FAILED, OWN_QUESTION, Syscall};
