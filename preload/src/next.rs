@@ -30,29 +30,42 @@ const MISSING: usize = 1;
 /// The next definition is glibc's own wrapper (x86-64 only): make the system call inline.
 const GLIBC: usize = 2;
 
-fn lookup(name: &core::ffi::CStr) -> usize {
+/// The address of the next definition of `name` (0 if there is none).
+fn next(name: &core::ffi::CStr) -> usize {
     // SAFETY: RTLD_NEXT with a NUL-terminated name; dlsym returns NULL or an address.
-    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
+    unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) as usize }
+}
+
+/// What a slot holds for the next definition `p`, given whether it lies in glibc.
+fn slot_value(p: usize, glibc: bool) -> usize {
     match p {
         0 => MISSING,
-        p if in_glibc(p) => GLIBC,
+        _ if glibc => GLIBC,
         p => p,
     }
 }
 
-/// True if `p` lies in the object that defines `gnu_get_libc_version`: glibc itself.
+fn lookup(name: &core::ffi::CStr) -> usize {
+    let p = next(name);
+    let [glibc] = in_glibc([p]);
+    slot_value(p, glibc)
+}
+
+/// For each address, true if it lies in the object that defines `gnu_get_libc_version`:
+/// glibc itself.
 ///
-/// One `dl_iterate_phdr` pass over the loaded objects' program headers: `p` and the
-/// marker must fall in loadable segments of the same object. (Not `dladdr`, which also
-/// looks for the nearest symbol by walking all of glibc's symbol table: eight of those
-/// were a fifth of the time an exec of `/bin/true` spent with the preload library.)
+/// One `dl_iterate_phdr` pass over the loaded objects' program headers, for all the
+/// addresses at once: an address and the marker must fall in loadable segments of the
+/// same object. (Not `dladdr`, which also looks for the nearest symbol by walking all of
+/// glibc's symbol table: eight of those were a fifth of the time an exec of `/bin/true`
+/// spent with the preload library.)
 #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
-fn in_glibc(p: usize) -> bool {
-    /// The two addresses, the object each lies in once found (its place in the
-    /// iteration), and the place of the object being looked at.
-    struct Probe {
-        addr: [usize; 2],
-        found: [Option<usize>; 2],
+fn in_glibc<const N: usize>(addrs: [usize; N]) -> [bool; N] {
+    /// The marker's address and the addresses asked about, the object each lies in once
+    /// found (its place in the iteration), and the place of the object being looked at.
+    struct Probe<'a> {
+        addr: &'a [usize],
+        found: &'a mut [Option<usize>],
         object: usize,
     }
     unsafe extern "C" fn each(
@@ -62,7 +75,7 @@ fn in_glibc(p: usize) -> bool {
     ) -> c_int {
         // SAFETY: the loader passes a valid `dl_phdr_info` for the duration of the
         // call, and `data` is the `Probe` given to dl_iterate_phdr below.
-        let (info, probe) = unsafe { (&*info, &mut *data.cast::<Probe>()) };
+        let (info, probe) = unsafe { (&*info, &mut *data.cast::<Probe<'_>>()) };
         let object = probe.object;
         probe.object = object.wrapping_add(1);
         if info.dlpi_phdr.is_null() {
@@ -80,31 +93,47 @@ fn in_glibc(p: usize) -> bool {
                 }
             }
         }
-        // Stop once both are placed.
+        // Stop once all are placed.
         c_int::from(probe.found.iter().all(Option::is_some))
     }
+    // The marker first, then the addresses asked about (the four functions at most).
+    const { assert!(N <= 4) };
+    let mut addr = [0; 5];
+    let mut found = [None; 5];
+    addr[0] = libc::gnu_get_libc_version as *const () as usize;
+    addr[1..=N].copy_from_slice(&addrs);
     let mut probe = Probe {
-        addr: [libc::gnu_get_libc_version as *const () as usize, p],
-        found: [None, None],
+        addr: &addr[..=N],
+        found: &mut found[..=N],
         object: 0,
     };
     // SAFETY: the callback only reads what the loader passes and writes `probe`.
     unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut probe).cast()) };
-    probe.found[0].is_some() && probe.found[0] == probe.found[1]
+    let mut glibc = [false; N];
+    for (i, g) in glibc.iter_mut().enumerate() {
+        *g = found[0].is_some() && found[i + 1] == found[0];
+    }
+    glibc
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
-fn in_glibc(_: usize) -> bool {
-    false
+fn in_glibc<const N: usize>(_: [usize; N]) -> [bool; N] {
+    [false; N]
 }
 
 /// Resolves all four now. Called from the library's constructor, before main, so the
 /// loader's lock is never taken later on a traced call (which may run in a signal handler).
 pub fn resolve() {
-    GET.store(lookup(c"shmget"), Release);
-    AT.store(lookup(c"shmat"), Release);
-    DT.store(lookup(c"shmdt"), Release);
-    CTL.store(lookup(c"shmctl"), Release);
+    let p = [
+        next(rshm_core::load_name!("shmget")),
+        next(rshm_core::load_name!("shmat")),
+        next(rshm_core::load_name!("shmdt")),
+        next(rshm_core::load_name!("shmctl")),
+    ];
+    let glibc = in_glibc(p);
+    for (i, s) in [&GET, &AT, &DT, &CTL].into_iter().enumerate() {
+        s.store(slot_value(p[i], glibc[i]), Release);
+    }
 }
 
 #[inline]
@@ -207,11 +236,15 @@ mod tests {
         for name in [c"shmget", c"shmat", c"shmdt", c"shmctl"] {
             assert_eq!(lookup(name), GLIBC, "{name:?}");
         }
-        assert!(
-            !in_glibc(lookup as *const () as usize),
-            "a function of this library"
+        assert_eq!(
+            in_glibc([
+                lookup as *const () as usize,
+                0x1000,
+                libc::getpid as *const () as usize
+            ]),
+            [false, false, true],
+            "a function of this library, an address in no object, one of glibc's"
         );
-        assert!(!in_glibc(0x1000), "an address in no object");
     }
 
     #[test]
