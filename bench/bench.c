@@ -29,8 +29,8 @@
 #define EXEC_ROUNDS 255
 #define LOAD_ROUNDS 31
 #define CHILDREN 101
-#define STATUS_RUNS 11
-_Static_assert(EXEC_ROUNDS <= MAX_ROUNDS && CHILDREN <= MAX_ROUNDS && LOAD_ROUNDS <= PROC_ROUNDS, "array sizes");
+#define STATUS_RUNS 101
+_Static_assert(EXEC_ROUNDS <= MAX_ROUNDS && CHILDREN <= MAX_ROUNDS && STATUS_RUNS <= MAX_ROUNDS && LOAD_ROUNDS <= PROC_ROUNDS, "array sizes");
 /* An in-process row: IN_ROUNDS rounds of short blocks (BLOCK pairs measured, BLOCK raw)
  * in each of IN_PROCS processes. The blocks are short on purpose. The kernel's side of
  * a pair is lumpy (a segment's memory is freed in RCU batches; a block that catches a
