@@ -51,7 +51,12 @@ suite() {
     suites="$suites $name"
     { "$@"; echo $? > "$log.$name.rc"; } 2>&1 | tee "$log.$name"
 }
-cargo_suite() { $CARGO build --workspace && $CARGO test --workspace --no-fail-fast; }
+# The preload library with a panic to order (RSHM_TEST_PANIC), for preload/tests/boundary.rs,
+# in a target directory of its own: the libraries that ship never have it.
+cargo_suite() {
+    $CARGO build --release -p rshm-preload --lib --features panic-injection --target-dir target/panic-injection &&
+        $CARGO build --workspace && $CARGO test --workspace --no-fail-fast
+}
 # `cargo test` does not build a library that is only a cdylib: build the debug profile
 # first (the same build the tests then use), then test it.
 suite cargo cargo_suite

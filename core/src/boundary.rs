@@ -10,7 +10,12 @@ use core::panic::AssertUnwindSafe;
 /// `call` names the function for the panic's message.
 #[inline(always)]
 pub fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) -> T {
-    let r = std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(feature = "panic-injection")]
+        injected_panic(call);
+        f()
+    }))
+    .unwrap_or_else(|_| {
         Err(Error::new(
             libc::EINVAL,
             format_args!("{call}: internal error in rshm (a bug; please report it)"),
@@ -24,6 +29,15 @@ pub fn boundary<T>(call: &str, fail: T, f: impl FnOnce() -> Result<T, Error>) ->
             error::set_errno(e.errno);
             fail
         }
+    }
+}
+
+/// Tests only (the `panic-injection` feature): panics if `RSHM_TEST_PANIC` names `call`,
+/// as a bug inside rshm would.
+#[cfg(feature = "panic-injection")]
+fn injected_panic(call: &str) {
+    if std::env::var_os("RSHM_TEST_PANIC").is_some_and(|n| n == call) {
+        panic!("RSHM_TEST_PANIC={call}");
     }
 }
 
