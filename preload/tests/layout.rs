@@ -10,8 +10,8 @@
 //!   at the end of the code;
 //! - the rest of the read-only data (strings, unwinding tables) in a segment of its own,
 //!   which an exec that logs nothing never touches;
-//! - the data the loader relocates starting on a page, so that it spans two pages, not
-//!   three.
+//! - the data the loader relocates spanning no more pages than its size needs (with lld
+//!   it starts on a page: two pages, not three).
 
 mod common;
 
