@@ -7,15 +7,12 @@
 
 mod common;
 
-use common::{build, in_ns, ipc_ns, may_skip};
+use common::{build, in_ns, ipc_ns_or_skip, may_skip, target_dir};
 use std::path::PathBuf;
 
 /// The preload library built with the `panic-injection` feature, if there is one.
 fn panicking_so() -> Option<PathBuf> {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test>
-    let target = exe.ancestors().nth(3).unwrap();
-    let so = target.join("panic-injection/release/librshm_preload.so");
+    let so = target_dir().join("panic-injection/release/librshm_preload.so");
     so.is_file().then_some(so)
 }
 
@@ -27,11 +24,8 @@ fn a_panic_in_any_of_the_four_functions_is_einval_and_the_program_goes_on() {
         }
         unreachable!()
     };
-    let Some(ns) = ipc_ns() else {
-        if may_skip("no private IPC namespace can be made here") {
-            return;
-        }
-        unreachable!()
+    let Some(ns) = ipc_ns_or_skip() else {
+        return;
     };
     let prog = build("panicked");
     let prog = prog.to_str().unwrap();

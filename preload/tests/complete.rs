@@ -34,32 +34,6 @@ fn traced_output(ns: &[&str], opts: &[&str], argv: &[&str]) -> Output {
     in_ns(ns, &all).output().unwrap()
 }
 
-/// The JSON value after the first `"key":` in `s` (an object or array whole).
-fn value<'a>(s: &'a str, key: &str) -> &'a str {
-    let pat = format!("\"{key}\":");
-    let at = s.find(&pat).unwrap_or_else(|| panic!("no {pat} in {s}")) + pat.len();
-    let v = &s[at..];
-    let mut depth = 0;
-    let mut quoted = false;
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            _ if quoted => {}
-            '{' | '[' => depth += 1,
-            '}' | ']' if depth == 0 => return &v[..i],
-            '}' | ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return &v[..=i];
-                }
-            }
-            ',' if depth == 0 => return &v[..i],
-            _ => {}
-        }
-    }
-    v
-}
-
 /// The trace lines (rshm's, one a call) of a text trace.
 fn rshm_lines(s: &str) -> Vec<&str> {
     s.lines().filter(|l| l.starts_with("rshm ")).collect()
@@ -337,10 +311,7 @@ fn show(seqs: &[Vec<String>]) -> String {
 /// result for result, are those strace saw; the summary counts `total` calls, `stopped`
 /// of them seen at a seccomp stop. Returns the program's own output.
 fn same_as_strace(argv: &[&str], total: u64, stopped: u64) -> Option<Output> {
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
-        return None;
-    };
+    let ns = ipc_ns_or_skip()?;
     if !works(&["strace", "-V"]) {
         may_skip("strace is not installed");
         return None;
@@ -449,8 +420,7 @@ fn one_threads_calls_are_written_in_the_order_it_made_them() {
     // calls seen at a stop are written in the order rshm-trace happened to read them,
     // not the order the thread made them: a segment would be removed before its last
     // detach, or used before it was made.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let prog = build("complete_raw");
@@ -596,7 +566,7 @@ fn a_program_without_shm_calls_keeps_its_exit_status_and_nothing_is_counted() {
     // Breaks if the filter or the tracer make a call out of nothing, or change the
     // command's exit status.
     same_as_strace(&["sh", "-c", "echo out; echo err >&2; exit 3"], 0, 0);
-    let Some(ns) = ipc_ns() else {
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     for (argv, code) in [(&["true"][..], 0), (&["sh", "-c", "exit 3"][..], 3)] {
@@ -620,8 +590,7 @@ fn a_program_without_shm_calls_keeps_its_exit_status_and_nothing_is_counted() {
 fn with_complete_no_shm_call_seen_means_none_was_made_by_any_path() {
     // Breaks if the summary of a --complete run with no call still says that a static
     // program or a raw system call would not be seen: --complete sees them.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let out = traced_output(ns, &["--complete"], &["true"]);
@@ -637,8 +606,7 @@ fn with_complete_no_shm_call_seen_means_none_was_made_by_any_path() {
 fn the_summary_json_and_the_html_page_count_the_stopped_calls_alike() {
     // Breaks if --summary-json or --html leave out (or miscount) the calls only a stop
     // saw: a static program makes all of its calls so.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let prog = match compile("complete_static", "complete_static", &["-static"]) {
@@ -703,8 +671,7 @@ fn call(ns: &[&str], opts: &[&str], args: &[&str]) -> (String, String) {
 fn strict_complete_refuses_rule_breaking_raw_calls_and_the_kernel_never_runs_them() {
     // Breaks if a refused call still reaches the kernel (a world-writable segment would
     // be made, an attach with unknown flags made), or the program sees another errno.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let prog = build("complete_call");
@@ -766,8 +733,7 @@ fn strict_complete_refuses_rule_breaking_raw_calls_and_the_kernel_never_runs_the
 #[test]
 fn a_failing_raw_call_gets_a_warn_line_that_explains_it() {
     // Breaks if a call seen at a stop is reported without the library's explanation.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let (stdout, trace) = call(
@@ -828,8 +794,7 @@ fn a_raw_call_refused_to_another_user_is_explained_for_that_user() {
         may_skip("switching users needs root");
         return;
     }
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let setpriv = [
@@ -916,8 +881,7 @@ fn state_becomes(pid: i32, ok: impl Fn(char) -> bool) -> char {
 fn the_command_stopped_by_sigstop_stays_stopped_until_sigcont() {
     // Breaks if rshm-trace restarts a tracee in a group stop (PTRACE_CONT instead of
     // PTRACE_LISTEN): the command would read its line and go on while stopped.
-    let Some(ns) = ipc_ns() else {
-        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    let Some(ns) = ipc_ns_or_skip() else {
         return;
     };
     let prog = build("complete_call");

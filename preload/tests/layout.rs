@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::build;
+use common::{build, target_dir};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -23,10 +23,7 @@ use std::process::Command;
 /// build, as `make test` runs the suites, has ten times the code). `make` builds it
 /// before `make test` runs.
 fn preload_so() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test>
-    let target = exe.ancestors().nth(3).unwrap();
-    let so = target.join("release").join("librshm_preload.so");
+    let so = target_dir().join("release/librshm_preload.so");
     assert!(
         so.is_file(),
         "{} is missing: run `make` (or `cargo build --release --workspace`) first",

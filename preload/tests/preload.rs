@@ -1,30 +1,13 @@
 //! librshm_preload.so and rshm-trace on unmodified programs: the C programs in
 //! preload/c_progs (built without rshm's header), util-linux's ipcmk/ipcrm, and Perl.
 
+mod common;
+
+use common::{preload_so, tmp};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
-/// This run's preload library (target/<profile>/deps). `cargo test` does not build a
-/// cdylib-only library: `cargo build --workspace` first (`make test` does).
-fn preload_so() -> PathBuf {
-    let so = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("librshm_preload.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: run `cargo build --workspace` first (make test does)",
-        so.display()
-    );
-    so
-}
 
 /// Compiles preload/c_progs/NAME.c with the system C compiler.
 fn build(name: &str) -> PathBuf {

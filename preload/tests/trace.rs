@@ -94,32 +94,6 @@ fn row(s: &str, id: i32) -> &str {
     line(s, &format!("rshm-trace:  {id} "))
 }
 
-/// The JSON value after the first `"key":` in `s` (an object or array whole).
-fn value<'a>(s: &'a str, key: &str) -> &'a str {
-    let pat = format!("\"{key}\":");
-    let at = s.find(&pat).unwrap_or_else(|| panic!("no {pat} in {s}")) + pat.len();
-    let v = &s[at..];
-    let mut depth = 0;
-    let mut quoted = false;
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            _ if quoted => {}
-            '{' | '[' => depth += 1,
-            '}' | ']' if depth == 0 => return &v[..i],
-            '}' | ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return &v[..=i];
-                }
-            }
-            ',' if depth == 0 => return &v[..i],
-            _ => {}
-        }
-    }
-    v
-}
-
 /// What a JSON summary counts, in one comparable line (no pids, ids or times).
 fn counts(json: &str) -> String {
     assert!(

@@ -6,6 +6,9 @@
 //! `cargo test -p rshm-preload --test trace_html -- --ignored` also remakes
 //! docs/timeline.png from a PostgreSQL-like run.
 
+mod common;
+
+use common::{preload_so, tmp};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -129,10 +132,6 @@ int main(void) {
 }
 "#;
 
-fn tmp() -> &'static Path {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-}
-
 /// A fresh path in the test's directory (the pid and a counter make it unique), ending
 /// in `ext` (a browser takes a file for HTML by its name).
 fn fresh(tag: &str, ext: &str) -> PathBuf {
@@ -179,23 +178,6 @@ fn build(name: &str, source: &str) -> PathBuf {
         .expect("running cc");
     assert!(st.success(), "compiling {name}");
     out
-}
-
-/// This build's preload library, beside the test binary (target/<profile>/deps).
-/// `cargo test` does not build a cdylib-only library: `cargo build --workspace` first
-/// (`make test` does).
-fn preload_so() -> PathBuf {
-    let so = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("librshm_preload.so");
-    assert!(
-        so.is_file(),
-        "{} is missing: run `cargo build --workspace` first (make test does)",
-        so.display()
-    );
-    so
 }
 
 /// What a traced program printed: its segments, the leaked ones, its processes.

@@ -1,4 +1,4 @@
-//! What the rshm-trace `--complete` suites share: this build's tracer and preload library,
+//! What the preload crate's test suites share: this build's tracer and preload library,
 //! the C programs of preload/c_progs compiled once per test binary, the words that make
 //! a private IPC namespace, and a run of rshm-trace in one, in a process group of its own
 //! killed whole when it outlives its deadline (a hang fails a test, never blocks it).
@@ -41,6 +41,12 @@ pub fn preload_so() -> PathBuf {
         so.display()
     );
     so
+}
+
+/// cargo's target directory (the test binary is target/<profile>/deps/<test>).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_path_buf()
 }
 
 /// Whether a test may skip what this machine cannot do (never under
@@ -171,6 +177,15 @@ pub fn ipc_ns() -> Option<&'static [&'static str]> {
     })
 }
 
+/// [`ipc_ns`], or None with the skip said ([`may_skip`]) when none can be made here.
+pub fn ipc_ns_or_skip() -> Option<&'static [&'static str]> {
+    let ns = ipc_ns();
+    if ns.is_none() {
+        may_skip("no private IPC namespace can be made here (unshare --ipc)");
+    }
+    ns
+}
+
 /// `ARGV` in a fresh private IPC namespace (`ns`: the words of [`ipc_ns`]), with none of
 /// the test's own RSHM_* variables (RSHM_TEST_* aside) or LD_PRELOAD, and RSHM_PRELOAD
 /// naming this build's library.
@@ -290,4 +305,30 @@ pub fn lines<'a>(stderr: &'a str, pat: &str) -> Vec<&'a str> {
         .lines()
         .filter(|l| l.starts_with("rshm ") && l.contains(pat))
         .collect()
+}
+
+/// The JSON value after the first `"key":` in `s` (an object or array whole).
+pub fn value<'a>(s: &'a str, key: &str) -> &'a str {
+    let pat = format!("\"{key}\":");
+    let at = s.find(&pat).unwrap_or_else(|| panic!("no {pat} in {s}")) + pat.len();
+    let v = &s[at..];
+    let mut depth = 0;
+    let mut quoted = false;
+    for (i, c) in v.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '{' | '[' => depth += 1,
+            '}' | ']' if depth == 0 => return &v[..i],
+            '}' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &v[..=i];
+                }
+            }
+            ',' if depth == 0 => return &v[..i],
+            _ => {}
+        }
+    }
+    v
 }
